@@ -1,0 +1,59 @@
+//! Echo server: answers every text and binary message with itself.
+//!
+//! `cargo run --release -p eddy-ws --example echo-server -- 127.0.0.1:9001`
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use compio::net::{TcpListener, TcpSocket};
+use eddy_ws::{Config, Error, Message, accept_with};
+
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(default_value = "127.0.0.1:9001")]
+    addr: SocketAddr,
+}
+
+#[compio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(env_filter()).init();
+    let args = Args::parse();
+    let listener = listen(args.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "echo server listening");
+    loop {
+        let (tcp, peer) = listener.accept().await?;
+        tcp.set_nodelay(true)?;
+        compio::runtime::spawn(async move {
+            if let Err(e) = echo(tcp).await {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        })
+        .detach();
+    }
+}
+
+async fn echo(tcp: compio::net::TcpStream) -> Result<(), Error> {
+    let mut ws = accept_with(tcp, &Config::default(), |_, _| Ok(())).await?;
+    loop {
+        match ws.read().await? {
+            msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg).await?,
+            Message::Close(_) => return Ok(()),
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+}
+
+/// A listener with a deep accept backlog (compio's default of 128 overflows under bursts).
+async fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket =
+        if addr.is_ipv4() { TcpSocket::new_v4().await? } else { TcpSocket::new_v6().await? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr).await?;
+    socket.listen(4096).await
+}
+
+fn env_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+}

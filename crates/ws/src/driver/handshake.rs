@@ -1,0 +1,150 @@
+//! Runs the opening handshake over a compio stream: reads the HTTP head into a growing buffer
+//! (bounded by `Config::max_handshake_size`, under `Config::handshake_timeout`), lets the
+//! sans-IO `handshake` module decide, writes the answer, and hands the bytes read past the head
+//! to the new [`WebSocket`]. Never parses HTTP itself.
+
+use bytes::{Buf, BytesMut};
+use compio::buf::BufResult;
+use compio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::net::TcpStream;
+
+use super::stream::WebSocket;
+use crate::config::Config;
+use crate::error::Error;
+use crate::handshake::client::Accepted;
+use crate::handshake::server::{write_accept, write_reject};
+use crate::handshake::{
+    ClientRequest, HandshakeError, Rejection, Request, Response, check_request, check_response,
+};
+use crate::protocol::Role;
+
+/// Accepts a WebSocket connection with the default [`Config`] and no request checks beyond
+/// RFC 6455's.
+pub async fn accept<S: AsyncRead + AsyncWrite>(stream: S) -> Result<WebSocket<S>, Error> {
+    accept_with(stream, &Config::default(), |_: &Request, _: &mut Response| Ok(())).await
+}
+
+/// Accepts a WebSocket connection. `callback` sees the request (path, query, headers) once it
+/// passed RFC 6455's checks; it may pick a subprotocol, add response headers, or reject with an
+/// HTTP status (origin checks and token authentication live there).
+pub async fn accept_with<S, F>(
+    mut stream: S,
+    config: &Config,
+    callback: F,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite,
+    F: FnOnce(&Request, &mut Response) -> Result<(), Rejection>,
+{
+    let handshake = async {
+        let mut buf = BytesMut::with_capacity(1024);
+        let (request, head_len) = loop {
+            if let Some(parsed) = Request::parse(&buf, config.max_handshake_size)? {
+                break parsed;
+            }
+            buf = read_more(&mut stream, buf, config.max_handshake_size).await?;
+        };
+        let mut response = Response::default();
+        let decision =
+            check_request(&request).and_then(|key| callback(&request, &mut response).map(|()| key));
+        let mut out = BytesMut::with_capacity(256);
+        match decision {
+            Ok(key) => write_accept(&key, &response, &mut out),
+            Err(rejection) => {
+                write_reject(&rejection, &mut out);
+                write_all(&mut stream, out).await?;
+                stream.shutdown().await.ok();
+                return Err(Error::Handshake(HandshakeError::Rejected {
+                    status: rejection.status,
+                    reason: rejection.reason,
+                }));
+            }
+        }
+        write_all(&mut stream, out).await?;
+        buf.advance(head_len);
+        Ok(buf)
+    };
+    let leftover = match compio::time::timeout(config.handshake_timeout, handshake).await {
+        Ok(result) => result?,
+        Err(_) => return Err(Error::Timeout),
+    };
+    Ok(WebSocket::from_raw(stream, Role::Server, config, leftover))
+}
+
+/// Opens a `ws://` URL over TCP (with `TCP_NODELAY`) with the default [`Config`].
+pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Accepted), Error> {
+    let request = ClientRequest::new(url)?;
+    connect_with(request, &Config::default()).await
+}
+
+/// Opens the URL of `request` over TCP (with `TCP_NODELAY`).
+pub async fn connect_with(
+    request: ClientRequest,
+    config: &Config,
+) -> Result<(WebSocket<TcpStream>, Accepted), Error> {
+    if request.url().secure {
+        return Err(
+            HandshakeError::InvalidUrl("wss:// needs TLS, which this build lacks".into()).into()
+        );
+    }
+    let address = request.url().socket_address();
+    let stream =
+        match compio::time::timeout(config.handshake_timeout, TcpStream::connect(address)).await {
+            Ok(stream) => stream?,
+            Err(_) => return Err(Error::Timeout),
+        };
+    stream.set_nodelay(true)?;
+    client(stream, request, config).await
+}
+
+/// Runs the client handshake for `request` over an already connected stream.
+pub async fn client<S: AsyncRead + AsyncWrite>(
+    mut stream: S,
+    request: ClientRequest,
+    config: &Config,
+) -> Result<(WebSocket<S>, Accepted), Error> {
+    let handshake = async {
+        let mut out = BytesMut::with_capacity(256);
+        request.write(&mut out);
+        write_all(&mut stream, out).await?;
+        let mut buf = BytesMut::with_capacity(1024);
+        loop {
+            if let Some((accepted, head_len)) =
+                check_response(&request, &buf, config.max_handshake_size)?
+            {
+                buf.advance(head_len);
+                return Ok::<_, Error>((accepted, buf));
+            }
+            buf = read_more(&mut stream, buf, config.max_handshake_size).await?;
+        }
+    };
+    let (accepted, leftover) =
+        match compio::time::timeout(config.handshake_timeout, handshake).await {
+            Ok(result) => result?,
+            Err(_) => return Err(Error::Timeout),
+        };
+    Ok((WebSocket::from_raw(stream, Role::Client, config, leftover), accepted))
+}
+
+/// Appends one read to `buf`, growing it up to `max + 1` bytes; EOF is a handshake error.
+async fn read_more<S: AsyncRead>(
+    stream: &mut S,
+    mut buf: BytesMut,
+    max: usize,
+) -> Result<BytesMut, Error> {
+    if buf.capacity() - buf.len() < 256 {
+        buf.reserve(buf.capacity().min(max + 1 - buf.len().min(max)).max(256));
+    }
+    let BufResult(result, buf) = stream.append(buf).await;
+    match result? {
+        0 => Err(HandshakeError::Eof.into()),
+        _ => Ok(buf),
+    }
+}
+
+async fn write_all<S: AsyncWrite>(stream: &mut S, out: BytesMut) -> Result<(), Error> {
+    let BufResult(result, _) = stream.write_all(out).await;
+    result?;
+    stream.flush().await?;
+    Ok(())
+}

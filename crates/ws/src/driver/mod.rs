@@ -1,0 +1,13 @@
+//! The compio driver: the only code in eddy-ws that touches sockets. It moves bytes between a
+//! compio stream and the sans-IO core on owned buffers: a read buffer that grows and shrinks with
+//! the frame in flight, and vectored writes of header + payload segments. It never parses bytes.
+
+pub mod buffer;
+mod conn;
+pub mod handshake;
+pub mod split;
+pub mod stream;
+
+pub use handshake::{accept, accept_with, client, connect, connect_with};
+pub use split::{Reader, Writer};
+pub use stream::WebSocket;

@@ -1,0 +1,153 @@
+//! [`WebSocket`]: one connection over any compio stream, driven from one task. Reads go into the
+//! policy-managed read buffer, writes leave as header + payload segments in one vectored
+//! submission. Never parses bytes itself.
+
+use std::cell::RefCell;
+use std::io;
+
+use bytes::BytesMut;
+use compio::io::{AsyncRead, AsyncWrite};
+
+use super::buffer::ReadBuffer;
+use super::conn::{self, Core, ReadConn};
+use super::split::{Reader, Writer};
+use crate::config::Config;
+use crate::error::Error;
+use crate::frame::CloseFrame;
+use crate::message::Message;
+use crate::protocol::{Outbox, Protocol, Role, State};
+
+/// A WebSocket connection over the stream `S` (a `TcpStream`, `UnixStream`, or a TLS stream).
+///
+/// # Cancel safety
+/// [`WebSocket::read`] is **not** cancel-safe: compio hands the read buffer to the kernel, and a
+/// read future dropped after the kernel filled it loses those bytes (the next frame then looks
+/// corrupt). Do not put `read()` in a `select!` or a timeout you expect to resume from. To read
+/// and write at the same time, [`WebSocket::split`] the connection and give the [`Reader`] its
+/// own task. `send`, `flush` and `close` must not be dropped mid-write either: part of a frame
+/// may have been sent.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    core: RefCell<Core>,
+    rbuf: ReadBuffer,
+}
+
+impl<S> WebSocket<S> {
+    /// Wraps a stream on which the handshake is already done. `leftover` holds bytes read past
+    /// the handshake; they are the start of the frame stream.
+    pub fn from_raw(stream: S, role: Role, config: &Config, leftover: BytesMut) -> Self {
+        let core = Core {
+            proto: Protocol::new(role, config),
+            out: Outbox::new(config.coalesce_threshold),
+            iov: Vec::new(),
+            close_timeout: config.close_timeout,
+        };
+        Self {
+            stream,
+            core: RefCell::new(core),
+            rbuf: ReadBuffer::new(config.read_buffer_size, leftover),
+        }
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The connection state.
+    pub fn state(&self) -> State {
+        self.core.borrow().proto.state().clone()
+    }
+
+    /// The read buffer's current capacity in bytes (it rests at `Config::read_buffer_size`).
+    pub fn read_buffer_capacity(&self) -> usize {
+        self.rbuf.capacity()
+    }
+
+    /// Queues a message without writing it; [`WebSocket::flush`] writes everything queued in one
+    /// submission.
+    pub fn feed(&mut self, msg: Message) -> Result<(), Error> {
+        let core = &mut *self.core.borrow_mut();
+        core.proto.send(msg, &mut core.out)?;
+        Ok(())
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.core.borrow().out.queued_bytes()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
+    /// Reads the next message. Pings are answered before they are returned; a received close
+    /// frame is answered and returned as `Message::Close`, after which reads return
+    /// `Error::Closed`.
+    pub async fn read(&mut self) -> Result<Message, Error> {
+        let mut rbuf = std::mem::replace(&mut self.rbuf, ReadBuffer::new(0, BytesMut::new()));
+        let result = conn::read_message(self, &mut rbuf).await;
+        self.rbuf = rbuf;
+        result
+    }
+
+    /// Writes everything queued by [`WebSocket::feed`] (and automatic replies).
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        conn::write_out(&mut self.stream, &self.core).await?;
+        Ok(())
+    }
+
+    /// Queues and writes one message.
+    pub async fn send(&mut self, msg: Message) -> Result<(), Error> {
+        self.feed(msg)?;
+        self.flush().await
+    }
+
+    /// Runs the close handshake: sends a close frame, then reads (discarding data messages) until
+    /// the peer's close frame arrives or `Config::close_timeout` passes, and ends TCP.
+    pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        self.send(Message::Close(frame)).await?;
+        let timeout = self.core.borrow().close_timeout;
+        let drain = async {
+            loop {
+                match self.read().await {
+                    Ok(Message::Close(_)) | Err(Error::Closed) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let result = compio::time::timeout(timeout, drain).await.unwrap_or(Err(Error::Timeout));
+        self.stream.shutdown().await.ok();
+        result
+    }
+
+    /// Splits the connection into a [`Reader`] and a [`Writer`] that two tasks can drive at the
+    /// same time. Pongs and the close reply are written by whichever half is free.
+    pub fn split(self) -> (Reader<S::ReadHalf>, Writer<S::WriteHalf>)
+    where
+        S: compio::io::util::Splittable,
+        S::ReadHalf: AsyncRead,
+        S::WriteHalf: AsyncWrite + 'static,
+    {
+        let (r, w) = self.stream.split();
+        super::split::new(r, w, self.core.into_inner(), self.rbuf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite> ReadConn for WebSocket<S> {
+    fn core(&self) -> &RefCell<Core> {
+        &self.core
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        WebSocket::flush(self).await
+    }
+
+    async fn fill(&mut self, buf: &mut ReadBuffer, need: usize) -> io::Result<usize> {
+        conn::fill_from(&mut self.stream, buf, need).await
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        self.stream.shutdown().await
+    }
+}

@@ -1,0 +1,57 @@
+//! Fragment assembly (RFC 6455 §5.4): collects the payloads of a fragmented message until its
+//! final frame, enforcing the message size limit before any reserve. Control frames interleaved
+//! between fragments pass through `protocol` untouched. Owns no I/O buffer.
+
+use bytes::{Bytes, BytesMut};
+
+/// What kind of message is being assembled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// Text: every fragment is UTF-8 checked as it arrives.
+    Text,
+    /// Binary.
+    Binary,
+}
+
+/// A fragmented message in progress.
+#[derive(Debug)]
+pub struct Assembly {
+    kind: DataKind,
+    /// The payloads received so far, concatenated.
+    buf: BytesMut,
+}
+
+impl Assembly {
+    /// Starts a message with its first fragment.
+    pub fn start(kind: DataKind, first: &[u8]) -> Self {
+        let mut buf = BytesMut::with_capacity(first.len().max(1024));
+        buf.extend_from_slice(first);
+        Self { kind, buf }
+    }
+
+    /// The message kind.
+    pub fn kind(&self) -> DataKind {
+        self.kind
+    }
+
+    /// Bytes assembled so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether nothing has been assembled yet (an empty first fragment).
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Appends a continuation payload. The caller has checked the size limit against
+    /// [`Assembly::len`] when the frame header arrived.
+    pub fn push(&mut self, fragment: &[u8]) {
+        self.buf.extend_from_slice(fragment);
+    }
+
+    /// The whole payload.
+    pub fn finish(self) -> (DataKind, Bytes) {
+        (self.kind, self.buf.freeze())
+    }
+}

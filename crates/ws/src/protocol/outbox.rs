@@ -1,0 +1,144 @@
+//! The outgoing byte queue: frames waiting to be written, as a list of `Bytes` segments for one
+//! vectored write. Headers and small payloads are coalesced into one contiguous buffer; large
+//! payloads are referenced, never copied (except by a client, which must mask them: it copies once
+//! into a buffer it owns and masks there). Knows nothing of sockets.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::frame::{FrameHeader, OpCode, apply_mask};
+
+/// How much `head` reserves when it runs out, so small frames do not allocate one by one.
+const HEAD_CHUNK: usize = 4 << 10;
+/// A drained `head` bigger than this is released instead of kept for reuse, so a connection that
+/// once sent a large masked message goes back to a small footprint.
+const HEAD_KEEP: usize = 64 << 10;
+
+/// Frames waiting to be written, in order.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Encoded bytes not yet cut into a segment; they follow every entry of `segments`.
+    head: BytesMut,
+    /// Finished segments, in write order.
+    segments: Vec<Bytes>,
+    /// Payloads up to this size are copied into `head`.
+    coalesce_threshold: usize,
+    /// Invariant: the total length of `segments` plus `head`.
+    queued: usize,
+}
+
+impl Outbox {
+    /// An empty outbox that copies payloads of at most `coalesce_threshold` bytes.
+    pub fn new(coalesce_threshold: usize) -> Self {
+        Self { coalesce_threshold, ..Self::default() }
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+
+    /// Bytes waiting.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued
+    }
+
+    /// Queues one frame. With `mask`, the payload is copied and masked in place.
+    pub fn push_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &Bytes,
+        mask: Option<[u8; 4]>,
+    ) {
+        let header = FrameHeader { fin, rsv: 0, opcode, mask, payload_len: payload.len() as u64 };
+        let copy = mask.is_some() || payload.len() <= self.coalesce_threshold;
+        let need = header.encoded_len() + if copy { payload.len() } else { 0 };
+        if self.head.capacity() - self.head.len() < need {
+            self.head.reserve(need.max(HEAD_CHUNK));
+        }
+        header.encode(&mut self.head);
+        if copy {
+            let start = self.head.len();
+            self.head.extend_from_slice(payload);
+            if let Some(key) = mask {
+                apply_mask(&mut self.head[start..], key, 0);
+            }
+        } else {
+            self.segments.push(self.head.split().freeze());
+            self.segments.push(payload.clone());
+        }
+        self.queued += header.encoded_len() + payload.len();
+    }
+
+    /// Moves up to `max_segments` segments, in order, onto `dst` for one write, and returns how
+    /// many bytes they hold. Everything moved is no longer counted as queued.
+    pub fn drain_into(&mut self, dst: &mut Vec<Bytes>, max_segments: usize) -> usize {
+        if !self.head.is_empty() {
+            self.segments.push(self.head.split().freeze());
+            if self.head.capacity() > HEAD_KEEP {
+                self.head = BytesMut::new();
+            }
+        }
+        let n = self.segments.len().min(max_segments.max(1));
+        let bytes: usize = self.segments[..n].iter().map(Bytes::len).sum();
+        dst.extend(self.segments.drain(..n));
+        self.queued -= bytes;
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drained(outbox: &mut Outbox) -> Vec<u8> {
+        let mut segs = Vec::new();
+        while !outbox.is_empty() {
+            outbox.drain_into(&mut segs, 2);
+        }
+        segs.concat()
+    }
+
+    #[test]
+    fn small_frames_coalesce_and_large_payloads_are_referenced() {
+        let mut outbox = Outbox::new(16);
+        let small = Bytes::from_static(b"hi");
+        let large = Bytes::from(vec![7u8; 100]);
+        outbox.push_frame(OpCode::Text, true, &small, None);
+        outbox.push_frame(OpCode::Binary, true, &large, None);
+        outbox.push_frame(OpCode::Text, true, &small, None);
+        assert_eq!(outbox.queued_bytes(), 4 + 102 + 4);
+        let mut segs = Vec::new();
+        outbox.drain_into(&mut segs, 16);
+        assert_eq!(segs.len(), 3, "header run, large payload, tail run");
+        assert_eq!(segs[1].as_ptr(), large.as_ptr(), "large payload not copied");
+        assert!(outbox.is_empty());
+        let bytes = segs.concat();
+        assert_eq!(&bytes[..4], b"\x81\x02hi");
+        assert_eq!(&bytes[4..6], b"\x82\x64");
+        assert_eq!(&bytes[106..], b"\x81\x02hi");
+    }
+
+    #[test]
+    fn masked_frames_are_copied_and_masked_in_place() {
+        let mut outbox = Outbox::new(0);
+        let payload = Bytes::from_static(b"Hello");
+        outbox.push_frame(OpCode::Text, true, &payload, Some([0x37, 0xfa, 0x21, 0x3d]));
+        // RFC 6455 §5.7: a masked "Hello".
+        assert_eq!(drained(&mut outbox), b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+        assert_eq!(&payload[..], b"Hello", "the caller's payload is untouched");
+    }
+
+    #[test]
+    fn draining_in_small_batches_keeps_order() {
+        let mut outbox = Outbox::new(0);
+        let mut expected = Vec::new();
+        for i in 0..10u8 {
+            let payload = Bytes::from(vec![i; usize::from(i) + 1]);
+            outbox.push_frame(OpCode::Binary, true, &payload, None);
+            expected.extend_from_slice(&[0x82, i + 1]);
+            expected.extend_from_slice(&payload);
+        }
+        assert_eq!(drained(&mut outbox), expected);
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Checks Autobahn|Testsuite summaries (index.json) against Eddy's bar and prints a table.
+
+Bar: every case in 1.* to 10.* is OK, or INFORMATIONAL (the suite's verdict where it only informs,
+e.g. 7.1.6, 7.13.x). NON-STRICT is a failure: eddy-ws must be strict. UNIMPLEMENTED is allowed only
+for 12.* and 13.* (permessage-deflate). The close behaviour must be OK or INFORMATIONAL too.
+"""
+import json
+import sys
+from collections import Counter
+
+FINE = {"OK", "INFORMATIONAL"}
+
+
+def case_key(case_id):
+    return tuple(int(p) for p in case_id.split("."))
+
+
+def check(path):
+    with open(path) as f:
+        index = json.load(f)
+    failures = []
+    for agent, cases in sorted(index.items()):
+        counts = Counter()
+        for case_id in sorted(cases, key=case_key):
+            result = cases[case_id]
+            behavior, close = result.get("behavior"), result.get("behaviorClose")
+            counts[behavior] += 1
+            group = case_key(case_id)[0]
+            if behavior == "UNIMPLEMENTED" and group in (12, 13):
+                continue
+            if behavior not in FINE or close not in FINE:
+                failures.append(f"{path}: {agent} case {case_id}: {behavior} / close {close}")
+        summary = ", ".join(f"{n} {b}" for b, n in sorted(counts.items()))
+        print(f"{path}: {agent}: {sum(counts.values())} cases: {summary}")
+        informational = [c for c in cases if cases[c].get("behavior") == "INFORMATIONAL"]
+        if informational:
+            print(f"  INFORMATIONAL: {', '.join(sorted(informational, key=case_key))}")
+    return failures
+
+
+def main():
+    failures = [f for path in sys.argv[1:] for f in check(path)]
+    for failure in failures:
+        print("FAIL", failure)
+    if failures:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
