@@ -96,8 +96,9 @@ impl Utf8Bytes {
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor checks UTF-8 (`TryFrom<Bytes>`, `From<&str>`/`From<String>`)
         // or is `from_validated`, called only on payloads the `Utf8Validator` accepted, and the
-        // bytes are immutable. Checking again would cost a pass over every text message; the codec
-        // benchmark (`utf8_validate`) shows that pass at ~1 ns per 16 bytes.
+        // bytes are immutable. Checking again would cost a second pass over every text message on
+        // every call; the codec benchmark ("utf8 validate") measures that pass at ~3 GB/s on mixed
+        // text here, ~5 ms for a 16 MiB message.
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 

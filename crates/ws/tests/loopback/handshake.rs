@@ -1,0 +1,105 @@
+//! The opening handshake over real sockets: frame bytes sent with the request are kept, the
+//! callback can reject, bad requests get HTTP errors, and a stalled handshake times out.
+
+use std::time::Duration;
+
+use compio::buf::BufResult;
+use compio::io::{AsyncReadExt, AsyncWriteExt};
+use compio::net::{TcpListener, TcpStream};
+use eddy_ws::frame::OpCode;
+use eddy_ws::{
+    ClientRequest, Config, Error, HandshakeError, Message, Rejection, accept_with, connect_with,
+};
+
+use crate::common::{REQUEST, RawPeer, client_frame, serve_one};
+
+#[compio::test]
+async fn frames_sent_with_the_request_are_not_lost() {
+    let (addr, server) = serve_one(Config::default(), |ws| async move { ws.unwrap().read().await }).await;
+    let frame = client_frame(OpCode::Text, true, b"early");
+    let _peer = RawPeer::connect(addr, &frame).await;
+    assert_eq!(server.await.unwrap().unwrap(), Message::text("early"));
+}
+
+async fn raw_response(request: &str, config: Config) -> (String, Result<(), Error>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = compio::runtime::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        accept_with(tcp, &config, |req, _| {
+            if req.query() == Some("token=secret") {
+                Ok(())
+            } else {
+                Err(Rejection::new(401, "bad token"))
+            }
+        })
+        .await
+        .map(|_| ())
+    });
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes().to_vec()).await.unwrap();
+    let BufResult(_, response) = tcp.read_to_end(Vec::new()).await;
+    (String::from_utf8_lossy(&response).into_owned(), server.await.unwrap())
+}
+
+#[compio::test]
+async fn the_callback_sees_the_query_and_can_reject() {
+    let ok = REQUEST.replace("GET / ", "GET /?token=secret ");
+    let listener_ok = raw_response(&ok, Config::default().with_handshake_timeout(Duration::from_millis(300)));
+    let (response, result) = listener_ok.await;
+    assert!(response.starts_with("HTTP/1.1 101"), "{response}");
+    // The client went silent after the handshake; the server's accept itself succeeded.
+    assert!(result.is_ok());
+
+    let (response, result) = raw_response(REQUEST, Config::default()).await;
+    assert!(response.starts_with("HTTP/1.1 401 Unauthorized"), "{response}");
+    assert!(response.ends_with("bad token"));
+    assert!(matches!(result, Err(Error::Handshake(HandshakeError::Rejected { status: 401, .. }))));
+}
+
+#[compio::test]
+async fn bad_requests_get_400_or_426() {
+    let (response, _) =
+        raw_response(&REQUEST.replace("Version: 13", "Version: 7"), Config::default()).await;
+    assert!(response.starts_with("HTTP/1.1 426"), "{response}");
+    assert!(response.contains("Sec-WebSocket-Version: 13\r\n"));
+    let (response, result) =
+        raw_response(&REQUEST.replace("Upgrade: websocket", "Upgrade: nope"), Config::default()).await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(result.is_err());
+}
+
+#[compio::test]
+async fn a_handshake_that_never_finishes_times_out() {
+    let config = Config::default().with_handshake_timeout(Duration::from_millis(200));
+    let (addr, server) = serve_one(config, |ws| async move { ws.map(|_| ()) }).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec()).await.unwrap();
+    let result = server.await.unwrap();
+    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+
+    // A client facing a server that never answers times out too.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = compio::runtime::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        compio::time::sleep(Duration::from_secs(2)).await;
+        drop(tcp);
+    });
+    let request = ClientRequest::new(&format!("ws://{addr}/")).unwrap();
+    let config = Config::default().with_handshake_timeout(Duration::from_millis(200));
+    assert!(matches!(connect_with(request, &config).await, Err(Error::Timeout)));
+    drop(silent);
+}
+
+#[compio::test]
+async fn an_oversized_request_head_is_refused() {
+    let config = Config { max_handshake_size: 512, ..Config::default() };
+    let (addr, server) = serve_one(config, |ws| async move { ws.map(|_| ()) }).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n", "a".repeat(4096));
+    let BufResult(res, _) = tcp.write_all(big.into_bytes()).await;
+    res.unwrap();
+    let result = server.await.unwrap();
+    assert!(matches!(result, Err(Error::Handshake(HandshakeError::TooLarge(512)))), "{result:?}");
+}

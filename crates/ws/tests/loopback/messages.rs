@@ -1,0 +1,94 @@
+//! Messages both ways: text, binary, ping/pong, a 16 MiB message, and batched writes.
+
+use bytes::Bytes;
+use eddy_ws::{Config, Message, connect};
+
+use crate::common::{serve_one, url};
+
+#[compio::test]
+async fn echo_text_binary_and_a_16_mib_message() {
+    let (addr, server) = serve_one(Config::default(), |ws| async move {
+        let mut ws = ws.unwrap();
+        loop {
+            match ws.read().await {
+                Ok(msg) if msg.is_data() => ws.send(msg).await.unwrap(),
+                Ok(Message::Close(_)) => return,
+                Ok(_) => {}
+                Err(e) => panic!("server: {e}"),
+            }
+        }
+    })
+    .await;
+    let (mut ws, _) = connect(&url(addr)).await.unwrap();
+    ws.send(Message::text("héllo")).await.unwrap();
+    assert_eq!(ws.read().await.unwrap(), Message::text("héllo"));
+    let big: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
+    let big = Bytes::from(big);
+    ws.send(Message::Binary(big.clone())).await.unwrap();
+    match ws.read().await.unwrap() {
+        Message::Binary(got) => assert!(got == big, "16 MiB echo differs"),
+        other => panic!("unexpected {other:?}"),
+    }
+    ws.close(None).await.unwrap();
+    server.await.unwrap();
+}
+
+#[compio::test]
+async fn pings_are_answered_automatically_both_ways() {
+    let (addr, server) = serve_one(Config::default(), |ws| async move {
+        let mut ws = ws.unwrap();
+        ws.send(Message::Ping(Bytes::from_static(b"from server"))).await.unwrap();
+        let mut seen = Vec::new();
+        loop {
+            match ws.read().await.unwrap() {
+                Message::Close(_) => return seen,
+                msg => seen.push(msg),
+            }
+        }
+    })
+    .await;
+    let (mut ws, _) = connect(&url(addr)).await.unwrap();
+    // The client answers the server's ping while reading.
+    assert_eq!(ws.read().await.unwrap(), Message::Ping(Bytes::from_static(b"from server")));
+    ws.send(Message::Ping(Bytes::from_static(b"from client"))).await.unwrap();
+    assert_eq!(ws.read().await.unwrap(), Message::Pong(Bytes::from_static(b"from client")));
+    ws.close(None).await.unwrap();
+    let seen = server.await.unwrap();
+    assert_eq!(
+        seen,
+        vec![
+            Message::Pong(Bytes::from_static(b"from server")),
+            Message::Ping(Bytes::from_static(b"from client"))
+        ]
+    );
+}
+
+#[compio::test]
+async fn fed_messages_leave_in_one_flush_and_arrive_in_order() {
+    let (addr, server) = serve_one(Config::default(), |ws| async move {
+        let mut ws = ws.unwrap();
+        let mut got = Vec::new();
+        while let Ok(msg) = ws.read().await {
+            if let Message::Binary(b) = msg {
+                got.push(b);
+            }
+        }
+        got
+    })
+    .await;
+    let (mut ws, _) = connect(&url(addr)).await.unwrap();
+    for i in 0..1000u32 {
+        let size = (i as usize * 37) % 3000;
+        ws.feed(Message::binary(vec![(i % 256) as u8; size])).unwrap();
+    }
+    assert!(ws.queued_bytes() > 1_000_000);
+    ws.flush().await.unwrap();
+    assert_eq!(ws.queued_bytes(), 0);
+    ws.close(None).await.unwrap();
+    let got = server.await.unwrap();
+    assert_eq!(got.len(), 1000);
+    for (i, b) in got.iter().enumerate() {
+        assert_eq!(b.len(), (i * 37) % 3000);
+        assert!(b.iter().all(|&x| x == (i % 256) as u8));
+    }
+}

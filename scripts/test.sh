@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs everything: formatting, lints, unit/property/loopback tests, both Autobahn|Testsuite runs
+# (server and client; fails on any non-OK case), and a seconds-long smoke of the benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+if cargo clippy --version >/dev/null 2>&1; then
+  step "cargo clippy"
+  cargo clippy --workspace --all-targets -- -D warnings
+else
+  echo "clippy is not installed: lint step skipped" >&2
+fi
+
+step "cargo test"
+cargo test --workspace
+
+step "Autobahn|Testsuite (server and client)"
+scripts/autobahn.sh all
+
+step "benchmark smoke (results under target/bench-smoke, not committed)"
+cargo bench -p eddy-ws --bench codec -- --quick --out target/bench-smoke
