@@ -4,7 +4,6 @@
 //!
 //! `cargo bench -p eddy-ws --bench codec` (add `-- --quick` for a seconds-long smoke run).
 
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -32,7 +31,14 @@ struct Row {
 
 impl Bench {
     /// Times `op` (which performs `ops` operations of `bytes` bytes each per call).
-    fn run(&mut self, name: &str, unit: &'static str, ops: usize, bytes: usize, mut op: impl FnMut()) {
+    fn run(
+        &mut self,
+        name: &str,
+        unit: &'static str,
+        ops: usize,
+        bytes: usize,
+        mut op: impl FnMut(),
+    ) {
         // Calibrate: how many calls fill one sample.
         let start = Instant::now();
         let mut calls = 0u64;
@@ -62,8 +68,14 @@ fn masked_frames(payload: usize, count: usize) -> BytesMut {
     let data = vec![b'a'; payload];
     for i in 0..count {
         let key = (i as u32).wrapping_mul(0x9E37_79B9).to_be_bytes();
-        FrameHeader { fin: true, rsv: 0, opcode: OpCode::Binary, mask: Some(key), payload_len: payload as u64 }
-            .encode(&mut buf);
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask: Some(key),
+            payload_len: payload as u64,
+        }
+        .encode(&mut buf);
         let start = buf.len();
         buf.extend_from_slice(&data);
         apply_mask(&mut buf[start..], key, 0);
@@ -149,14 +161,17 @@ fn main() {
 
 fn write_results(dir: &str, rows: &[Row], quick: bool) {
     let mut json = String::from("{\n  \"benchmark\": \"eddy-ws codec\",\n");
-    let _ = writeln!(json, "  \"quick\": {quick},");
-    let _ = writeln!(json, "  \"machine\": {{\"cpus\": {}, \"os\": \"{}\"}},", num_cpus(), std::env::consts::OS);
+    json.push_str(&format!("  \"quick\": {quick},\n"));
+    json.push_str(&format!(
+        "  \"machine\": {{\"cpus\": {}, \"os\": \"{}\"}},\n",
+        num_cpus(),
+        std::env::consts::OS
+    ));
     json.push_str("  \"results\": [\n");
     let mut md = String::from("| benchmark | ns per op | GB/s |\n|---|---:|---:|\n");
     for (i, r) in rows.iter().enumerate() {
         let gbs = r.bytes_per_op as f64 / r.ns_per_op;
-        let _ = write!(
-            json,
+        json.push_str(&format!(
             "    {{\"name\": \"{}\", \"unit\": \"{}\", \"ns_per_op\": {:.2}, \"bytes_per_op\": {}, \"gb_per_s\": {:.3}}}{}\n",
             r.name,
             r.unit,
@@ -164,8 +179,8 @@ fn write_results(dir: &str, rows: &[Row], quick: bool) {
             r.bytes_per_op,
             gbs,
             if i + 1 == rows.len() { "" } else { "," }
-        );
-        let _ = writeln!(md, "| {} | {:.1} ns/{} | {:.2} |", r.name, r.ns_per_op, r.unit, gbs);
+        ));
+        md.push_str(&format!("| {} | {:.1} ns/{} | {:.2} |\n", r.name, r.ns_per_op, r.unit, gbs));
     }
     json.push_str("  ]\n}\n");
     if std::fs::create_dir_all(dir).is_err()

@@ -81,7 +81,8 @@ impl RawPeer {
 /// A masked frame as a client sends it.
 pub fn client_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
     let key = [0x11, 0x22, 0x33, 0x44];
-    let header = FrameHeader { fin, rsv: 0, opcode, mask: Some(key), payload_len: payload.len() as u64 };
+    let header =
+        FrameHeader { fin, rsv: 0, opcode, mask: Some(key), payload_len: payload.len() as u64 };
     let mut out = BytesMut::new();
     header.encode(&mut out);
     let start = out.len();

@@ -17,7 +17,8 @@ async fn server_result_for(config: Config, bytes: Vec<u8>) -> (Result<Message, E
 #[compio::test]
 async fn invalid_utf8_gets_1007() {
     let (result, received) =
-        server_result_for(Config::default(), client_frame(OpCode::Text, true, b"ok \xc3\x28")).await;
+        server_result_for(Config::default(), client_frame(OpCode::Text, true, b"ok \xc3\x28"))
+            .await;
     assert!(matches!(result, Err(Error::Protocol(ProtocolError::InvalidUtf8))), "{result:?}");
     assert_eq!(received, server_close(1007));
 }
@@ -59,7 +60,8 @@ async fn the_client_sees_1009_from_a_strict_server() {
 
 #[compio::test]
 async fn a_peer_that_vanishes_mid_frame_is_a_reset() {
-    let (addr, server) = serve_one(Config::default(), |ws| async move { ws.unwrap().read().await }).await;
+    let (addr, server) =
+        serve_one(Config::default(), |ws| async move { ws.unwrap().read().await }).await;
     let mut peer = RawPeer::connect(addr, &[]).await;
     let frame = client_frame(OpCode::Binary, true, &[7u8; 10_000]);
     peer.send(frame[..5000].to_vec()).await;

@@ -15,7 +15,8 @@ use crate::common::{REQUEST, RawPeer, client_frame, serve_one};
 
 #[compio::test]
 async fn frames_sent_with_the_request_are_not_lost() {
-    let (addr, server) = serve_one(Config::default(), |ws| async move { ws.unwrap().read().await }).await;
+    let (addr, server) =
+        serve_one(Config::default(), |ws| async move { ws.unwrap().read().await }).await;
     let frame = client_frame(OpCode::Text, true, b"early");
     let _peer = RawPeer::connect(addr, &frame).await;
     assert_eq!(server.await.unwrap().unwrap(), Message::text("early"));
@@ -45,7 +46,8 @@ async fn raw_response(request: &str, config: Config) -> (String, Result<(), Erro
 #[compio::test]
 async fn the_callback_sees_the_query_and_can_reject() {
     let ok = REQUEST.replace("GET / ", "GET /?token=secret ");
-    let listener_ok = raw_response(&ok, Config::default().with_handshake_timeout(Duration::from_millis(300)));
+    let listener_ok =
+        raw_response(&ok, Config::default().with_handshake_timeout(Duration::from_millis(300)));
     let (response, result) = listener_ok.await;
     assert!(response.starts_with("HTTP/1.1 101"), "{response}");
     // The client went silent after the handshake; the server's accept itself succeeded.
@@ -64,7 +66,8 @@ async fn bad_requests_get_400_or_426() {
     assert!(response.starts_with("HTTP/1.1 426"), "{response}");
     assert!(response.contains("Sec-WebSocket-Version: 13\r\n"));
     let (response, result) =
-        raw_response(&REQUEST.replace("Upgrade: websocket", "Upgrade: nope"), Config::default()).await;
+        raw_response(&REQUEST.replace("Upgrade: websocket", "Upgrade: nope"), Config::default())
+            .await;
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
     assert!(result.is_err());
 }
