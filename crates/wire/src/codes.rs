@@ -1,0 +1,97 @@
+//! The command and status code tables of Iggy's binary protocol: the only place these numbers
+//! live.
+
+/// Command codes (request `code` field).
+pub mod command {
+    pub const PING: u32 = 1;
+    pub const GET_STATS: u32 = 10;
+    pub const GET_SNAPSHOT_FILE: u32 = 11;
+    pub const GET_CLUSTER_METADATA: u32 = 12;
+    pub const GET_ME: u32 = 20;
+    pub const GET_CLIENT: u32 = 21;
+    pub const GET_CLIENTS: u32 = 22;
+    pub const LOGIN_USER: u32 = 38;
+    pub const LOGOUT_USER: u32 = 39;
+    pub const POLL_MESSAGES: u32 = 100;
+    pub const SEND_MESSAGES: u32 = 101;
+    pub const FLUSH_UNSAVED_BUFFER: u32 = 102;
+    pub const GET_CONSUMER_OFFSET: u32 = 120;
+    pub const STORE_CONSUMER_OFFSET: u32 = 121;
+    pub const DELETE_CONSUMER_OFFSET: u32 = 122;
+    pub const GET_STREAM: u32 = 200;
+    pub const GET_STREAMS: u32 = 201;
+    pub const CREATE_STREAM: u32 = 202;
+    pub const DELETE_STREAM: u32 = 203;
+    pub const UPDATE_STREAM: u32 = 204;
+    pub const PURGE_STREAM: u32 = 205;
+    pub const GET_TOPIC: u32 = 300;
+    pub const GET_TOPICS: u32 = 301;
+    pub const CREATE_TOPIC: u32 = 302;
+    pub const DELETE_TOPIC: u32 = 303;
+    pub const UPDATE_TOPIC: u32 = 304;
+    pub const PURGE_TOPIC: u32 = 305;
+    pub const CREATE_PARTITIONS: u32 = 402;
+    pub const DELETE_PARTITIONS: u32 = 403;
+
+    /// A short name for logs.
+    pub fn name(code: u32) -> &'static str {
+        match code {
+            PING => "ping",
+            GET_STATS => "get_stats",
+            GET_CLUSTER_METADATA => "get_cluster_metadata",
+            GET_ME => "get_me",
+            LOGIN_USER => "login_user",
+            LOGOUT_USER => "logout_user",
+            POLL_MESSAGES => "poll_messages",
+            SEND_MESSAGES => "send_messages",
+            FLUSH_UNSAVED_BUFFER => "flush_unsaved_buffer",
+            GET_CONSUMER_OFFSET => "get_consumer_offset",
+            STORE_CONSUMER_OFFSET => "store_consumer_offset",
+            DELETE_CONSUMER_OFFSET => "delete_consumer_offset",
+            GET_STREAM => "get_stream",
+            GET_STREAMS => "get_streams",
+            CREATE_STREAM => "create_stream",
+            DELETE_STREAM => "delete_stream",
+            UPDATE_STREAM => "update_stream",
+            PURGE_STREAM => "purge_stream",
+            GET_TOPIC => "get_topic",
+            GET_TOPICS => "get_topics",
+            CREATE_TOPIC => "create_topic",
+            DELETE_TOPIC => "delete_topic",
+            UPDATE_TOPIC => "update_topic",
+            PURGE_TOPIC => "purge_topic",
+            CREATE_PARTITIONS => "create_partitions",
+            DELETE_PARTITIONS => "delete_partitions",
+            _ => "unknown",
+        }
+    }
+}
+
+/// Status codes (response `status` field; Iggy's error codes). 0 is success.
+pub mod status {
+    pub const OK: u32 = 0;
+    pub const ERROR: u32 = 1;
+    pub const INVALID_COMMAND: u32 = 3;
+    pub const INVALID_FORMAT: u32 = 4;
+    pub const FEATURE_UNAVAILABLE: u32 = 5;
+    pub const INVALID_IDENTIFIER: u32 = 6;
+    pub const UNAUTHENTICATED: u32 = 40;
+    pub const INVALID_CREDENTIALS: u32 = 42;
+    pub const STREAM_ID_NOT_FOUND: u32 = 1009;
+    pub const STREAM_NAME_NOT_FOUND: u32 = 1010;
+    pub const STREAM_NAME_ALREADY_EXISTS: u32 = 1012;
+    pub const INVALID_STREAM_NAME: u32 = 1013;
+    pub const TOPIC_ID_NOT_FOUND: u32 = 2010;
+    pub const TOPIC_NAME_NOT_FOUND: u32 = 2011;
+    pub const TOPIC_NAME_ALREADY_EXISTS: u32 = 2013;
+    pub const INVALID_TOPIC_NAME: u32 = 2014;
+    pub const INVALID_PARTITIONS_COUNT: u32 = 2019;
+    pub const PARTITION_NOT_FOUND: u32 = 3007;
+    pub const INVALID_MESSAGES_COUNT: u32 = 4009;
+    pub const CANNOT_APPEND_MESSAGE: u32 = 4010;
+    pub const TOO_BIG_MESSAGE_PAYLOAD: u32 = 4022;
+    pub const TOO_MANY_MESSAGES: u32 = 4023;
+    pub const EMPTY_MESSAGE_PAYLOAD: u32 = 4024;
+    pub const INVALID_MESSAGE_PAYLOAD_LENGTH: u32 = 4025;
+    pub const INVALID_OFFSET: u32 = 4100;
+}

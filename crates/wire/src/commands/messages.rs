@@ -1,0 +1,235 @@
+//! SEND_MESSAGES, POLL_MESSAGES and FLUSH_UNSAVED_BUFFER.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{Consumer, decode_optional_partition, decode_stream_topic};
+use crate::cursor::{Cursor, WireError};
+use crate::identifier::Identifier;
+use crate::message::validate_batch;
+
+/// How a batch picks its partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Partitioning {
+    /// Round-robin over the topic's partitions.
+    Balanced,
+    /// This partition.
+    PartitionId(u32),
+    /// The partition a hash of this key picks: one key, one partition.
+    MessagesKey(Vec<u8>),
+}
+
+impl Partitioning {
+    /// `[kind u8][len u8][value]`.
+    pub fn decode(c: &mut Cursor<'_>) -> Result<Self, WireError> {
+        let kind = c.u8()?;
+        let len = usize::from(c.u8()?);
+        match (kind, len) {
+            (1, 0) => Ok(Self::Balanced),
+            (2, 4) => Ok(Self::PartitionId(c.u32()?)),
+            (3, 1..) => Ok(Self::MessagesKey(c.bytes(len)?.to_vec())),
+            _ => Err(WireError::Invalid("partitioning")),
+        }
+    }
+
+    pub fn encode(&self, out: &mut BytesMut) {
+        match self {
+            Self::Balanced => out.put_slice(&[1, 0]),
+            Self::PartitionId(id) => {
+                out.put_slice(&[2, 4]);
+                out.put_u32_le(*id);
+            }
+            Self::MessagesKey(key) => {
+                out.put_u8(3);
+                out.put_u8(key.len() as u8);
+                out.put_slice(key);
+            }
+        }
+    }
+}
+
+/// A decoded, validated SEND_MESSAGES request. The messages stay in the request's buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendMessages {
+    pub stream: Identifier,
+    pub topic: Identifier,
+    pub partitioning: Partitioning,
+    /// The messages, back to back in wire layout; a slice of the request payload.
+    pub messages: Bytes,
+    /// The length of each message. Invariant: they sum to `messages.len()`.
+    pub lengths: Vec<u32>,
+}
+
+impl SendMessages {
+    /// `[metadata_length u32][stream][topic][partitioning][messages_count u32]
+    /// [index: count × 16 B][messages]`; `metadata_length` covers the identifiers, the
+    /// partitioning and the count. Every message is checked (see `validate_batch`).
+    pub fn decode(payload: &Bytes) -> Result<Self, WireError> {
+        let mut c = Cursor::new(payload);
+        let metadata_len = c.u32()? as usize;
+        let start = c.position();
+        let (stream, topic) = decode_stream_topic(&mut c)?;
+        let partitioning = Partitioning::decode(&mut c)?;
+        let count = c.u32()?;
+        if c.position() - start != metadata_len {
+            return Err(WireError::Invalid("metadata length"));
+        }
+        let index_len =
+            (count as usize).checked_mul(16).ok_or(WireError::Invalid("messages count"))?;
+        let index = c.bytes(index_len)?;
+        let at = c.position();
+        let lengths = validate_batch(count, index, &payload[at..])?;
+        Ok(Self { stream, topic, partitioning, messages: payload.slice(at..), lengths })
+    }
+
+    /// Appends a request payload (for clients): `messages` back to back in wire layout.
+    pub fn encode(
+        stream: &Identifier,
+        topic: &Identifier,
+        partitioning: &Partitioning,
+        messages: &[u8],
+        lengths: &[u32],
+        out: &mut BytesMut,
+    ) {
+        let mut meta = BytesMut::new();
+        stream.encode(&mut meta);
+        topic.encode(&mut meta);
+        partitioning.encode(&mut meta);
+        meta.put_u32_le(lengths.len() as u32);
+        out.put_u32_le(meta.len() as u32);
+        out.put_slice(&meta);
+        let mut end = 0u32;
+        for len in lengths {
+            end += len;
+            out.put_u32_le(0);
+            out.put_u32_le(end);
+            out.put_u64_le(0);
+        }
+        out.put_slice(messages);
+    }
+}
+
+/// Where a poll starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollingStrategy {
+    /// At this offset.
+    Offset(u64),
+    /// At the first message whose timestamp (µs) is ≥ this.
+    Timestamp(u64),
+    /// At the first message.
+    First,
+    /// At the last `count` messages.
+    Last,
+    /// After the consumer's stored offset (or at the start).
+    Next,
+}
+
+/// A decoded POLL_MESSAGES request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollMessages {
+    pub consumer: Consumer,
+    pub stream: Identifier,
+    pub topic: Identifier,
+    pub partition: Option<u32>,
+    pub strategy: PollingStrategy,
+    pub count: u32,
+    pub auto_commit: bool,
+}
+
+impl PollMessages {
+    /// `[consumer][stream][topic][has_partition u8][partition u32][strategy u8][value u64]
+    /// [count u32][auto_commit u8]`.
+    pub fn decode(payload: &[u8]) -> Result<Self, WireError> {
+        let mut c = Cursor::new(payload);
+        let consumer = Consumer::decode(&mut c)?;
+        let (stream, topic) = decode_stream_topic(&mut c)?;
+        let partition = decode_optional_partition(&mut c)?;
+        let kind = c.u8()?;
+        let value = c.u64()?;
+        let strategy = match kind {
+            1 => PollingStrategy::Offset(value),
+            2 => PollingStrategy::Timestamp(value),
+            3 => PollingStrategy::First,
+            4 => PollingStrategy::Last,
+            5 => PollingStrategy::Next,
+            _ => return Err(WireError::Invalid("polling strategy")),
+        };
+        let count = c.u32()?;
+        let auto_commit = match c.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(WireError::Invalid("auto commit flag")),
+        };
+        c.finish()?;
+        Ok(Self { consumer, stream, topic, partition, strategy, count, auto_commit })
+    }
+}
+
+/// The head of a poll reply: `[partition_id u32][current_offset u64][messages_count u32]`;
+/// the stored message bytes follow as they are.
+pub fn encode_polled_head(partition: u32, current_offset: u64, count: u32, out: &mut BytesMut) {
+    out.put_u32_le(partition);
+    out.put_u64_le(current_offset);
+    out.put_u32_le(count);
+}
+
+/// FLUSH_UNSAVED_BUFFER: `[stream][topic][partition u32][fsync u8]`.
+pub fn decode_flush(payload: &[u8]) -> Result<(Identifier, Identifier, u32, bool), WireError> {
+    let mut c = Cursor::new(payload);
+    let (stream, topic) = decode_stream_topic(&mut c)?;
+    let partition = c.u32()?;
+    let fsync = c.u8()? != 0;
+    c.finish()?;
+    Ok((stream, topic, partition, fsync))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::encode_message;
+
+    #[test]
+    fn send_messages_round_trip_and_checks() {
+        let mut msgs = BytesMut::new();
+        encode_message(&mut msgs, 1, 0, b"hello", b"");
+        let first = msgs.len() as u32;
+        encode_message(&mut msgs, 2, 0, b"world!", b"");
+        let lengths = vec![first, msgs.len() as u32 - first];
+        let mut out = BytesMut::new();
+        let (s, t) = (Identifier::Numeric(0), Identifier::Name("orders".into()));
+        SendMessages::encode(&s, &t, &Partitioning::MessagesKey(b"k".to_vec()), &msgs, &lengths, &mut out);
+        let payload = out.freeze();
+        let decoded = SendMessages::decode(&payload).unwrap();
+        assert_eq!((decoded.stream, decoded.topic), (s, t));
+        assert_eq!(decoded.partitioning, Partitioning::MessagesKey(b"k".to_vec()));
+        assert_eq!(decoded.lengths, lengths);
+        assert_eq!(&decoded.messages[..], &msgs[..]);
+        for cut in 0..payload.len() {
+            assert!(SendMessages::decode(&payload.slice(..cut)).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn poll_messages_decodes_every_strategy() {
+        for (kind, strategy) in [
+            (1u8, PollingStrategy::Offset(9)),
+            (2, PollingStrategy::Timestamp(9)),
+            (3, PollingStrategy::First),
+            (4, PollingStrategy::Last),
+            (5, PollingStrategy::Next),
+        ] {
+            let mut p = BytesMut::new();
+            p.put_u8(1);
+            Identifier::Numeric(3).encode(&mut p);
+            Identifier::Numeric(0).encode(&mut p);
+            Identifier::Numeric(0).encode(&mut p);
+            p.put_u8(1);
+            p.put_u32_le(2);
+            p.put_u8(kind);
+            p.put_u64_le(9);
+            p.put_u32_le(100);
+            p.put_u8(1);
+            let poll = PollMessages::decode(&p).unwrap();
+            assert_eq!((poll.strategy, poll.partition, poll.count, poll.auto_commit), (strategy, Some(2), 100, true));
+        }
+    }
+}
