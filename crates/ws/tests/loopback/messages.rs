@@ -92,3 +92,28 @@ async fn fed_messages_leave_in_one_flush_and_arrive_in_order() {
         assert!(b.iter().all(|&x| x == (i % 256) as u8));
     }
 }
+
+#[compio::test]
+async fn works_over_a_unix_stream_too() {
+    use compio::net::{UnixListener, UnixStream};
+    let dir = std::env::temp_dir().join(format!("eddy-ws-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sock");
+    std::fs::remove_file(&path).ok();
+    let listener = UnixListener::bind(&path).await.unwrap();
+    let server = compio::runtime::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = eddy_ws::accept(stream).await.unwrap();
+        let msg = ws.read().await.unwrap();
+        ws.send(msg).await.unwrap();
+        ws.read().await
+    });
+    let stream = UnixStream::connect(&path).await.unwrap();
+    let request = eddy_ws::ClientRequest::new("ws://localhost/unix").unwrap();
+    let (mut ws, _) = eddy_ws::client(stream, request, &Config::default()).await.unwrap();
+    ws.send(Message::text("over unix")).await.unwrap();
+    assert_eq!(ws.read().await.unwrap(), Message::text("over unix"));
+    ws.close(None).await.unwrap();
+    assert!(matches!(server.await.unwrap(), Ok(Message::Close(None))));
+    std::fs::remove_dir_all(&dir).ok();
+}
