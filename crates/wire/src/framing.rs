@@ -76,12 +76,18 @@ mod tests {
         let mut out = BytesMut::new();
         RequestHeader::encode(101, 10, &mut out);
         assert_eq!(RequestHeader::parse(&out[..7], 100), Ok(None));
-        assert_eq!(RequestHeader::parse(&out, 100), Ok(Some(RequestHeader { code: 101, payload_len: 10 })));
+        assert_eq!(
+            RequestHeader::parse(&out, 100),
+            Ok(Some(RequestHeader { code: 101, payload_len: 10 }))
+        );
         assert_eq!(
             RequestHeader::parse(&[0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0], 100),
             Err(FramingError::TooLarge { size: 0xffff_ffff, limit: 100 })
         );
-        assert_eq!(RequestHeader::parse(&[3, 0, 0, 0, 1, 0, 0, 0], 100), Err(FramingError::TooShort(3)));
+        assert_eq!(
+            RequestHeader::parse(&[3, 0, 0, 0, 1, 0, 0, 0], 100),
+            Err(FramingError::TooShort(3))
+        );
         let mut resp = BytesMut::new();
         encode_response_header(1009, 0, &mut resp);
         assert_eq!(parse_response_header(&resp), Some((1009, 0)));

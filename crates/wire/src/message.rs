@@ -120,7 +120,13 @@ pub fn validate_batch(count: u32, index: &[u8], messages: &[u8]) -> Result<Vec<u
 
 /// Appends one message in wire layout (for clients and tests): a 64-byte header with the
 /// checksum, offset and timestamp left zero, the payload, then the user headers.
-pub fn encode_message(out: &mut bytes::BytesMut, id: u128, origin_timestamp: u64, payload: &[u8], headers: &[u8]) {
+pub fn encode_message(
+    out: &mut bytes::BytesMut,
+    id: u128,
+    origin_timestamp: u64,
+    payload: &[u8],
+    headers: &[u8],
+) {
     use bytes::BufMut;
     out.put_u64_le(0);
     out.put_u128_le(id);

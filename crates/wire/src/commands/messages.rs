@@ -1,6 +1,6 @@
 //! SEND_MESSAGES, POLL_MESSAGES and FLUSH_UNSAVED_BUFFER.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 
 use super::{Consumer, decode_optional_partition, decode_stream_topic};
 use crate::cursor::{Cursor, WireError};
@@ -47,15 +47,16 @@ impl Partitioning {
     }
 }
 
-/// A decoded, validated SEND_MESSAGES request. The messages stay in the request's buffer.
+/// A decoded, validated SEND_MESSAGES request. The messages stay in the caller's buffer, from
+/// `messages_at` to its end, so the server can stamp them in place without a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendMessages {
     pub stream: Identifier,
     pub topic: Identifier,
     pub partitioning: Partitioning,
-    /// The messages, back to back in wire layout; a slice of the request payload.
-    pub messages: Bytes,
-    /// The length of each message. Invariant: they sum to `messages.len()`.
+    /// Where the messages start in the payload.
+    pub messages_at: usize,
+    /// The length of each message. Invariant: they sum to `payload.len() - messages_at`.
     pub lengths: Vec<u32>,
 }
 
@@ -63,7 +64,7 @@ impl SendMessages {
     /// `[metadata_length u32][stream][topic][partitioning][messages_count u32]
     /// [index: count × 16 B][messages]`; `metadata_length` covers the identifiers, the
     /// partitioning and the count. Every message is checked (see `validate_batch`).
-    pub fn decode(payload: &Bytes) -> Result<Self, WireError> {
+    pub fn decode(payload: &[u8]) -> Result<Self, WireError> {
         let mut c = Cursor::new(payload);
         let metadata_len = c.u32()? as usize;
         let start = c.position();
@@ -78,7 +79,7 @@ impl SendMessages {
         let index = c.bytes(index_len)?;
         let at = c.position();
         let lengths = validate_batch(count, index, &payload[at..])?;
-        Ok(Self { stream, topic, partitioning, messages: payload.slice(at..), lengths })
+        Ok(Self { stream, topic, partitioning, messages_at: at, lengths })
     }
 
     /// Appends a request payload (for clients): `messages` back to back in wire layout.
@@ -196,13 +197,20 @@ mod tests {
         let lengths = vec![first, msgs.len() as u32 - first];
         let mut out = BytesMut::new();
         let (s, t) = (Identifier::Numeric(0), Identifier::Name("orders".into()));
-        SendMessages::encode(&s, &t, &Partitioning::MessagesKey(b"k".to_vec()), &msgs, &lengths, &mut out);
+        SendMessages::encode(
+            &s,
+            &t,
+            &Partitioning::MessagesKey(b"k".to_vec()),
+            &msgs,
+            &lengths,
+            &mut out,
+        );
         let payload = out.freeze();
         let decoded = SendMessages::decode(&payload).unwrap();
         assert_eq!((decoded.stream, decoded.topic), (s, t));
         assert_eq!(decoded.partitioning, Partitioning::MessagesKey(b"k".to_vec()));
         assert_eq!(decoded.lengths, lengths);
-        assert_eq!(&decoded.messages[..], &msgs[..]);
+        assert_eq!(&payload[decoded.messages_at..], &msgs[..]);
         for cut in 0..payload.len() {
             assert!(SendMessages::decode(&payload.slice(..cut)).is_err(), "cut {cut}");
         }
@@ -229,7 +237,10 @@ mod tests {
             p.put_u32_le(100);
             p.put_u8(1);
             let poll = PollMessages::decode(&p).unwrap();
-            assert_eq!((poll.strategy, poll.partition, poll.count, poll.auto_commit), (strategy, Some(2), 100, true));
+            assert_eq!(
+                (poll.strategy, poll.partition, poll.count, poll.auto_commit),
+                (strategy, Some(2), 100, true)
+            );
         }
     }
 }

@@ -53,13 +53,20 @@ impl Stats {
         ] {
             out.put_u64_le(v);
         }
-        for v in [self.streams_count, self.topics_count, self.partitions_count, self.segments_count] {
+        for v in [self.streams_count, self.topics_count, self.partitions_count, self.segments_count]
+        {
             out.put_u32_le(v);
         }
         out.put_u64_le(self.messages_count);
         out.put_u32_le(self.clients_count);
         out.put_u32_le(self.consumer_groups_count);
-        for s in [&self.hostname, &self.os_name, &self.os_version, &self.kernel_version, &self.server_version] {
+        for s in [
+            &self.hostname,
+            &self.os_name,
+            &self.os_version,
+            &self.kernel_version,
+            &self.server_version,
+        ] {
             out.put_u32_le(s.len() as u32);
             out.put_slice(s.as_bytes());
         }

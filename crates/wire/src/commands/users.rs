@@ -55,7 +55,11 @@ mod tests {
 
     #[test]
     fn login_round_trips() {
-        let login = Login { username: "iggy".into(), password: "secret".into(), version: Some("0.10.0".into()) };
+        let login = Login {
+            username: "iggy".into(),
+            password: "secret".into(),
+            version: Some("0.10.0".into()),
+        };
         let mut out = BytesMut::new();
         login.encode(&mut out);
         assert_eq!(Login::decode(&out), Ok(login));

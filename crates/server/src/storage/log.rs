@@ -1,0 +1,219 @@
+//! A partition's log: its segments in order (each owning its index), offset and timestamp
+//! assignment, rolling to a new segment at a size limit, reads across segments, and the
+//! poisoned state after a failed write or sync. No wire types beyond the message layout.
+
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use eddy_wire::message;
+
+use super::StorageError;
+use super::recovery::recover_segment;
+use super::segment::{Segment, paths};
+
+/// Most bytes one read returns (a poll of many large messages is cut here; the client polls
+/// again from the next offset).
+pub const MAX_READ_BYTES: u64 = 64 << 20;
+
+/// The log of one partition.
+#[derive(Debug)]
+pub struct PartitionLog {
+    dir: PathBuf,
+    /// Invariant: non-empty, ordered by start offset, contiguous (each starts where the previous
+    /// ends); only the last receives appends.
+    segments: Vec<Segment>,
+    segment_size: u64,
+    /// The timestamp given to the last batch; later batches never get an earlier one.
+    last_timestamp: u64,
+    /// Set after a failed write or sync: what reached the disk is unknown.
+    poisoned: Option<String>,
+}
+
+/// Messages read from the log.
+#[derive(Debug, Default)]
+pub struct ReadResult {
+    /// Message bytes, one chunk per segment touched, in order.
+    pub chunks: Vec<Bytes>,
+    /// How many messages.
+    pub count: usize,
+}
+
+impl PartitionLog {
+    /// Opens (and recovers) the log in `dir`, creating it if needed.
+    pub async fn open(dir: &Path, segment_size: u64) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(StorageError::io("create", dir))?;
+        let mut starts = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(StorageError::io("list", dir))?;
+        for entry in entries {
+            let entry = entry.map_err(StorageError::io("list", dir))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(start) = name.strip_suffix(".log").and_then(|s| s.parse::<u64>().ok()) {
+                starts.push(start);
+            }
+        }
+        starts.sort_unstable();
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut last_timestamp = 0;
+        for start in starts {
+            if let Some(prev) = segments.last()
+                && prev.end_offset() != start
+            {
+                let (log_path, _) = paths(dir, start);
+                return Err(StorageError::Corrupt {
+                    path: log_path,
+                    position: 0,
+                    offset: start,
+                    reason: "segment does not start where the previous one ends",
+                });
+            }
+            let (log_path, index_path) = paths(dir, start);
+            let recovered = recover_segment(&log_path, &index_path, start)?;
+            if let Some(last) = recovered.index.last() {
+                last_timestamp = last_timestamp.max(last.timestamp);
+            }
+            segments.push(Segment::open(dir, start, recovered).await?);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(dir, 0).await?);
+        }
+        Ok(Self { dir: dir.to_path_buf(), segments, segment_size, last_timestamp, poisoned: None })
+    }
+
+    fn active(&self) -> &Segment {
+        &self.segments[self.segments.len() - 1]
+    }
+
+    /// The offset the next message gets.
+    pub fn next_offset(&self) -> u64 {
+        self.active().end_offset()
+    }
+
+    /// Messages stored.
+    pub fn messages_count(&self) -> u64 {
+        self.segments.iter().map(|s| s.len() as u64).sum()
+    }
+
+    /// Bytes stored.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(Segment::size).sum()
+    }
+
+    pub fn segments_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Stamps and appends a batch: consecutive offsets from [`Self::next_offset`], one server
+    /// timestamp (µs, never earlier than the previous batch's), checksums. Returns the first
+    /// offset. Does not sync: see `durability`.
+    pub async fn append(
+        &mut self,
+        mut batch: BytesMut,
+        lengths: &[u32],
+        now_micros: u64,
+    ) -> Result<u64, StorageError> {
+        if let Some(reason) = &self.poisoned {
+            return Err(StorageError::Poisoned(reason.clone()));
+        }
+        if self.active().size() > 0 && self.active().size() + batch.len() as u64 > self.segment_size
+        {
+            let start = self.next_offset();
+            let segment =
+                Segment::create(&self.dir, start).await.inspect_err(|e| self.poison(e))?;
+            self.segments.push(segment);
+        }
+        let timestamp = now_micros.max(self.last_timestamp);
+        let first = self.next_offset();
+        let mut pos = 0usize;
+        for (i, &len) in lengths.iter().enumerate() {
+            let end = pos + len as usize;
+            message::stamp(&mut batch[pos..end], first + i as u64, timestamp);
+            pos = end;
+        }
+        let last = self.segments.len() - 1;
+        let result = self.segments[last].append(batch, lengths, timestamp).await;
+        match result {
+            Ok(_) => {
+                self.last_timestamp = timestamp;
+                Ok(first)
+            }
+            Err(e) => {
+                self.poison(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Syncs the active segment (earlier ones were synced before the roll, or never needed it
+    /// under `FsyncPolicy::Never`).
+    pub async fn sync(&mut self) -> Result<(), StorageError> {
+        if let Some(reason) = &self.poisoned {
+            return Err(StorageError::Poisoned(reason.clone()));
+        }
+        // A roll may have left the previous segment with unsynced bytes: sync every segment
+        // written since the last sync. Cheap: syncing a clean file is a no-op for the kernel.
+        let n = self.segments.len();
+        for segment in &self.segments[n.saturating_sub(2)..] {
+            if let Err(e) = segment.sync().await {
+                self.poison(&e);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn poison(&mut self, e: &StorageError) {
+        tracing::error!(dir = %self.dir.display(), error = %e, "partition poisoned: refusing writes");
+        self.poisoned = Some(e.to_string());
+    }
+
+    /// Reads up to `count` messages from `offset` (clamped to the first stored one).
+    pub async fn read(&self, offset: u64, count: usize) -> Result<ReadResult, StorageError> {
+        let mut out = ReadResult::default();
+        let mut offset = offset.max(self.segments[0].start_offset);
+        let mut budget = MAX_READ_BYTES;
+        let first = self.segments.partition_point(|s| s.end_offset() <= offset);
+        for segment in &self.segments[first..] {
+            if out.count >= count || budget == 0 {
+                break;
+            }
+            let from = (offset - segment.start_offset) as usize;
+            let (bytes, n) = segment.read(from, count - out.count, budget).await?;
+            if n == 0 {
+                continue;
+            }
+            budget = budget.saturating_sub(bytes.len() as u64);
+            out.count += n;
+            offset += n as u64;
+            out.chunks.push(bytes);
+        }
+        Ok(out)
+    }
+
+    /// The first offset whose timestamp is ≥ `timestamp`.
+    pub fn offset_at_or_after(&self, timestamp: u64) -> Option<u64> {
+        let first = self
+            .segments
+            .partition_point(|s| s.index().last().is_some_and(|e| e.timestamp < timestamp));
+        let segment = self.segments.get(first)?;
+        segment.index().first_at_or_after(timestamp).map(|i| segment.start_offset + i as u64)
+    }
+
+    /// Deletes every message: removes all segments and starts an empty one at the next offset
+    /// (offsets are never reused).
+    pub async fn purge(&mut self) -> Result<(), StorageError> {
+        let next = self.next_offset();
+        for segment in self.segments.drain(..) {
+            segment.delete().await?;
+        }
+        self.segments.push(Segment::create(&self.dir, next).await?);
+        Ok(())
+    }
+
+    /// Deletes the partition's directory.
+    pub async fn delete(self) -> Result<(), StorageError> {
+        let dir = self.dir.clone();
+        drop(self);
+        std::fs::remove_dir_all(&dir).map_err(StorageError::io("remove", &dir))
+    }
+}
