@@ -1,1 +1,69 @@
-fn main() {}
+//! `eddy-server`: arguments → configuration → shards. Nothing else.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use eddy_server::config::{Config, DEFAULT_ROOT_PASSWORD};
+
+/// A durable streaming server speaking Apache Iggy's binary protocol over TCP and WebSocket.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// A TOML configuration file (every key is optional; see the docs).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Data directory (default ./local_data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TCP listen address (port 0 picks a free port).
+    #[arg(long)]
+    tcp_address: Option<SocketAddr>,
+    /// WebSocket listen address (port 0 picks a free port).
+    #[arg(long)]
+    ws_address: Option<SocketAddr>,
+    /// Shards (threads, one compio runtime each); 0 = one per core.
+    #[arg(long)]
+    shards: Option<usize>,
+    /// fdatasync before acknowledging sends.
+    #[arg(long)]
+    fsync: Option<bool>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let mut config =
+        Config::load(args.config.as_deref(), std::env::vars()).context("loading configuration")?;
+    if let Some(dir) = args.data_dir {
+        config.system.data_dir = dir;
+    }
+    if let Some(addr) = args.tcp_address {
+        config.tcp.address = addr;
+    }
+    if let Some(addr) = args.ws_address {
+        config.websocket.address = addr;
+    }
+    if let Some(shards) = args.shards {
+        config.system.shards = shards;
+    }
+    if let Some(fsync) = args.fsync {
+        config.storage.fsync = fsync;
+    }
+    if config.auth.root_password == DEFAULT_ROOT_PASSWORD {
+        tracing::warn!(
+            "the root user has the default password; set auth.root_password or EDDY_AUTH_ROOT_PASSWORD"
+        );
+    }
+    tracing::info!(data_dir = %config.system.data_dir.display(), fsync = config.storage.fsync, "starting");
+    let server = eddy_server::start(config).context("starting the server")?;
+    server.wait();
+    Ok(())
+}

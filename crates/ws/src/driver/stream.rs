@@ -73,6 +73,13 @@ impl<S> WebSocket<S> {
         Ok(())
     }
 
+    /// Queues one binary message made of `parts` (sent back to back, never joined in memory).
+    pub fn feed_binary_parts(&mut self, parts: &[bytes::Bytes]) -> Result<(), Error> {
+        let core = &mut *self.core.borrow_mut();
+        core.proto.send_binary_parts(parts, &mut core.out)?;
+        Ok(())
+    }
+
     /// Bytes queued and not yet written.
     pub fn queued_bytes(&self) -> usize {
         self.core.borrow().out.queued_bytes()

@@ -312,6 +312,24 @@ impl Protocol {
         Ok(())
     }
 
+    /// Queues one binary message whose payload is the concatenation of `parts`, without joining
+    /// them (vectored on the wire).
+    pub fn send_binary_parts(
+        &mut self,
+        parts: &[Bytes],
+        out: &mut Outbox,
+    ) -> Result<(), UsageError> {
+        if self.state != State::Open {
+            return Err(UsageError::Closed);
+        }
+        let mask = match self.role {
+            Role::Client => Some(self.keys.next_key()),
+            Role::Server => None,
+        };
+        out.push_frame_parts(OpCode::Binary, true, parts, mask);
+        Ok(())
+    }
+
     /// Starts the close handshake: queues a close frame and moves to `CloseSent`. The peer's close
     /// frame then arrives through [`Protocol::read_message`].
     pub fn close(&mut self, frame: Option<CloseFrame>, out: &mut Outbox) -> Result<(), UsageError> {

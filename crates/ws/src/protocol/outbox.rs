@@ -70,6 +70,39 @@ impl Outbox {
         self.queued += header.encoded_len() + payload.len();
     }
 
+    /// Queues one frame whose payload is the concatenation of `parts` (e.g. a reply head and
+    /// stored bytes), without joining them: small parts are copied next to the header, large ones
+    /// referenced. With `mask`, every part is copied and masked in place.
+    pub fn push_frame_parts(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        parts: &[Bytes],
+        mask: Option<[u8; 4]>,
+    ) {
+        let total: usize = parts.iter().map(Bytes::len).sum();
+        let header = FrameHeader { fin, rsv: 0, opcode, mask, payload_len: total as u64 };
+        if self.head.capacity() - self.head.len() < header.encoded_len() {
+            self.head.reserve(HEAD_CHUNK);
+        }
+        header.encode(&mut self.head);
+        let mut offset = 0;
+        for part in parts {
+            if mask.is_some() || part.len() <= self.coalesce_threshold {
+                let start = self.head.len();
+                self.head.extend_from_slice(part);
+                if let Some(key) = mask {
+                    apply_mask(&mut self.head[start..], key, offset);
+                }
+            } else {
+                self.segments.push(self.head.split().freeze());
+                self.segments.push(part.clone());
+            }
+            offset += part.len();
+        }
+        self.queued += header.encoded_len() + total;
+    }
+
     /// Moves up to `max_segments` segments, in order, onto `dst` for one write, and returns how
     /// many bytes they hold. Everything moved is no longer counted as queued.
     pub fn drain_into(&mut self, dst: &mut Vec<Bytes>, max_segments: usize) -> usize {
@@ -127,6 +160,21 @@ mod tests {
         // RFC 6455 §5.7: a masked "Hello".
         assert_eq!(drained(&mut outbox), b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
         assert_eq!(&payload[..], b"Hello", "the caller's payload is untouched");
+    }
+
+    #[test]
+    fn a_frame_from_parts_equals_the_frame_of_the_joined_payload() {
+        let parts =
+            [Bytes::from_static(b"head"), Bytes::from(vec![9u8; 300]), Bytes::from_static(b"t")];
+        let joined = Bytes::from(parts.concat());
+        for mask in [None, Some([1, 2, 3, 4])] {
+            let mut a = Outbox::new(16);
+            a.push_frame_parts(OpCode::Binary, true, &parts, mask);
+            let mut b = Outbox::new(16);
+            b.push_frame(OpCode::Binary, true, &joined, mask);
+            assert_eq!(a.queued_bytes(), b.queued_bytes());
+            assert_eq!(drained(&mut a), drained(&mut b));
+        }
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! Starts `eddy-server` as a child process on free ports with a temporary data directory, and
+//! builds SDK clients for it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use iggy::prelude::*;
+
+/// The workspace's target directory.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+/// The server binary, built on first use.
+pub fn server_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("EDDY_SERVER_BIN") {
+        return PathBuf::from(bin);
+    }
+    let bin = target_dir().join("debug/eddy-server");
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "eddy-server", "--bin", "eddy-server"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building eddy-server failed");
+    });
+    bin
+}
+
+/// A running server process. Killed (SIGKILL) on drop.
+pub struct Server {
+    pub child: Child,
+    pub tcp: SocketAddr,
+    pub ws: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+pub fn temp_data_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eddy-interop-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+impl Server {
+    /// Starts a server on `data_dir` with `shards` shards and the given fsync switch.
+    pub fn start(data_dir: &Path, shards: usize, fsync: bool) -> Self {
+        let mut child = Command::new(server_binary())
+            .args(["--data-dir"])
+            .arg(data_dir)
+            .args(["--tcp-address", "127.0.0.1:0", "--ws-address", "127.0.0.1:0"])
+            .args(["--shards", &shards.to_string(), "--fsync", &fsync.to_string()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("server starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    // Keep draining so the server never blocks on a full pipe.
+                }
+            }
+        });
+        let (mut tcp, mut ws) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tcp.is_none() || ws.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).expect("server reports its addresses in time");
+            let addr = || {
+                line.split("addr=")
+                    .nth(1)
+                    .and_then(|s| s.split_whitespace().next())
+                    .and_then(|a| a.parse().ok())
+            };
+            if line.contains("TCP listening") {
+                tcp = addr();
+            } else if line.contains("WebSocket listening") {
+                ws = addr();
+            }
+        }
+        Self { child, tcp: tcp.unwrap(), ws: ws.unwrap(), data_dir: data_dir.to_path_buf() }
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Which transport a client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    WebSocket,
+}
+
+/// A connected, logged-in SDK client.
+pub async fn client(server: &Server, transport: Transport) -> IggyClient {
+    let client = match transport {
+        Transport::Tcp => IggyClient::builder()
+            .with_tcp()
+            .with_server_address(server.tcp.to_string())
+            .build()
+            .expect("client builds"),
+        Transport::WebSocket => IggyClient::builder()
+            .with_websocket()
+            .with_server_address(server.ws.to_string())
+            .build()
+            .expect("client builds"),
+    };
+    client.connect().await.expect("connects");
+    client.login_user("iggy", "iggy").await.expect("logs in");
+    client
+}

@@ -1,0 +1,78 @@
+//! Server errors and the Iggy status code each one is answered with: the one table. No I/O.
+
+use eddy_wire::codes::status;
+use eddy_wire::{Identifier, WireError};
+
+use crate::storage::StorageError;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("unauthenticated")]
+    Unauthenticated,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("invalid command code {0}")]
+    InvalidCommand(u32),
+    #[error("feature unavailable: {0}")]
+    FeatureUnavailable(&'static str),
+    #[error("malformed payload: {0}")]
+    Malformed(#[from] WireError),
+    #[error("stream {0} not found")]
+    StreamNotFound(Identifier),
+    #[error("stream name {0:?} already exists")]
+    StreamNameExists(String),
+    #[error("invalid stream name")]
+    InvalidStreamName,
+    #[error("topic {1} not found in stream {0}")]
+    TopicNotFound(Identifier, Identifier),
+    #[error("topic name {0:?} already exists")]
+    TopicNameExists(String),
+    #[error("invalid topic name")]
+    InvalidTopicName,
+    #[error("invalid partitions count {0}")]
+    InvalidPartitionsCount(u32),
+    #[error("partition {0} not found")]
+    PartitionNotFound(u32),
+    #[error("invalid offset {0}")]
+    InvalidOffset(u64),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// A shard or partition task is gone (shutting down).
+    #[error("internal: {0}")]
+    Internal(&'static str),
+}
+
+impl ServerError {
+    /// The status code the client receives.
+    pub fn status(&self) -> u32 {
+        match self {
+            Self::Unauthenticated => status::UNAUTHENTICATED,
+            Self::InvalidCredentials => status::INVALID_CREDENTIALS,
+            Self::InvalidCommand(_) => status::INVALID_COMMAND,
+            Self::FeatureUnavailable(_) => status::FEATURE_UNAVAILABLE,
+            Self::Malformed(WireError::Invalid("identifier")) => status::INVALID_IDENTIFIER,
+            Self::Malformed(WireError::Invalid("messages count")) => status::INVALID_MESSAGES_COUNT,
+            Self::Malformed(WireError::Invalid("empty message payload")) => {
+                status::EMPTY_MESSAGE_PAYLOAD
+            }
+            Self::Malformed(WireError::Invalid("message payload length")) => {
+                status::INVALID_MESSAGE_PAYLOAD_LENGTH
+            }
+            Self::Malformed(_) => status::INVALID_FORMAT,
+            Self::StreamNotFound(Identifier::Name(_)) => status::STREAM_NAME_NOT_FOUND,
+            Self::StreamNotFound(_) => status::STREAM_ID_NOT_FOUND,
+            Self::StreamNameExists(_) => status::STREAM_NAME_ALREADY_EXISTS,
+            Self::InvalidStreamName => status::INVALID_STREAM_NAME,
+            Self::TopicNotFound(_, Identifier::Name(_)) => status::TOPIC_NAME_NOT_FOUND,
+            Self::TopicNotFound(..) => status::TOPIC_ID_NOT_FOUND,
+            Self::TopicNameExists(_) => status::TOPIC_NAME_ALREADY_EXISTS,
+            Self::InvalidTopicName => status::INVALID_TOPIC_NAME,
+            Self::InvalidPartitionsCount(_) => status::INVALID_PARTITIONS_COUNT,
+            Self::PartitionNotFound(_) => status::PARTITION_NOT_FOUND,
+            Self::InvalidOffset(_) => status::INVALID_OFFSET,
+            Self::Storage(_) => status::CANNOT_APPEND_MESSAGE,
+            Self::Internal(_) => status::ERROR,
+        }
+    }
+}

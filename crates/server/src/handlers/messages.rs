@@ -1,0 +1,65 @@
+//! SEND_MESSAGES, POLL_MESSAGES and FLUSH_UNSAVED_BUFFER: resolve the partition, then hand the
+//! work to its owner shard.
+
+use bytes::BytesMut;
+use eddy_wire::commands::messages::Partitioning;
+use eddy_wire::commands::messages::{self, PollMessages, SendMessages, encode_polled_head};
+
+use super::partition_handle;
+use crate::error::ServerError;
+use crate::metadata::PartitionKey;
+use crate::shard::ShardCtx;
+use crate::shard::message::{PartitionOp, ask};
+use crate::transport::conn::Reply;
+
+pub async fn send(ctx: &ShardCtx, mut payload: BytesMut) -> Result<Reply, ServerError> {
+    let req = SendMessages::decode(&payload)?;
+    let snapshot = ctx.snapshot();
+    let (s, t) = snapshot.catalog.topic(&req.stream, &req.topic)?;
+    let count = t.partitions.len() as u32;
+    if count == 0 {
+        return Err(ServerError::PartitionNotFound(0));
+    }
+    let partition = match &req.partitioning {
+        Partitioning::Balanced => ctx.next_balanced(s.id, t.id, count),
+        Partitioning::PartitionId(p) if *p < count => *p,
+        Partitioning::PartitionId(p) => return Err(ServerError::PartitionNotFound(*p)),
+        Partitioning::MessagesKey(key) => {
+            (xxhash_rust::xxh3::xxh3_64(key) % u64::from(count)) as u32
+        }
+    };
+    let key = PartitionKey { stream: s.id, topic: t.id, partition };
+    let handle =
+        snapshot.partitions.get(&key).cloned().ok_or(ServerError::PartitionNotFound(partition))?;
+    drop(snapshot);
+    let batch = payload.split_off(req.messages_at);
+    let lengths = req.lengths;
+    ask(&handle.tx, |reply| PartitionOp::Append { batch, lengths, reply }).await?;
+    Ok(Reply::default())
+}
+
+pub async fn poll(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+    let req = PollMessages::decode(payload)?;
+    let partition = req.partition.unwrap_or(0);
+    let handle = partition_handle(ctx, &req.stream, &req.topic, partition)?;
+    let consumer = (req.consumer.kind, req.consumer.id);
+    let (strategy, count, auto_commit) = (req.strategy, req.count, req.auto_commit);
+    let polled = ask(&handle.tx, |reply| PartitionOp::Poll {
+        consumer,
+        strategy,
+        count,
+        auto_commit,
+        reply,
+    })
+    .await?;
+    let mut head = BytesMut::with_capacity(16);
+    encode_polled_head(polled.partition, polled.current_offset, polled.count, &mut head);
+    Ok(Reply { status: 0, head, chunks: polled.chunks })
+}
+
+pub async fn flush(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+    let (stream, topic, partition, _fsync) = messages::decode_flush(payload)?;
+    let handle = partition_handle(ctx, &stream, &topic, partition)?;
+    ask(&handle.tx, |reply| PartitionOp::Flush { reply }).await?;
+    Ok(Reply::default())
+}

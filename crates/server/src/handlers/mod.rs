@@ -1,0 +1,101 @@
+//! Command dispatch: check the session, decode the payload, run the command, return a typed
+//! reply. One file per resource. Handlers never touch a socket.
+
+mod messages;
+mod offsets;
+mod streams;
+mod system;
+mod topics;
+
+use bytes::BytesMut;
+use eddy_wire::codes::command as c;
+
+use crate::error::ServerError;
+use crate::session::Session;
+use crate::shard::ShardCtx;
+use crate::transport::conn::Reply;
+
+/// Command codes Iggy defines that Eddy does not serve (users, tokens, consumer groups,
+/// segments, snapshots, client listings): answered with "feature unavailable".
+const UNSUPPORTED: &[u32] = &[
+    c::GET_SNAPSHOT_FILE,
+    c::GET_CLUSTER_METADATA,
+    c::GET_CLIENT,
+    c::GET_CLIENTS,
+    31,
+    32,
+    33,
+    34,
+    35,
+    36,
+    37,
+    41,
+    42,
+    43,
+    44,
+    503,
+    600,
+    601,
+    602,
+    603,
+    604,
+    605,
+];
+
+/// Runs one request.
+pub async fn handle(
+    ctx: &ShardCtx,
+    session: &mut Session,
+    code: u32,
+    payload: BytesMut,
+) -> Result<Reply, ServerError> {
+    let known = !matches!(c::name(code), "unknown") || UNSUPPORTED.contains(&code);
+    if !known {
+        return Err(ServerError::InvalidCommand(code));
+    }
+    session.authorize(code)?;
+    match code {
+        c::PING => Ok(Reply::default()),
+        c::LOGIN_USER => system::login(ctx, session, &payload),
+        c::LOGOUT_USER => {
+            session.user_id = None;
+            Ok(Reply::default())
+        }
+        c::GET_ME => Ok(system::me(session)),
+        c::GET_STATS => Ok(system::stats(ctx)),
+        c::GET_STREAM => streams::get(ctx, &payload),
+        c::GET_STREAMS => Ok(streams::get_all(ctx)),
+        c::CREATE_STREAM => streams::create(ctx, &payload).await,
+        c::UPDATE_STREAM => streams::update(ctx, &payload).await,
+        c::DELETE_STREAM => streams::delete(ctx, &payload).await,
+        c::PURGE_STREAM => streams::purge(ctx, &payload).await,
+        c::GET_TOPIC => topics::get(ctx, &payload),
+        c::GET_TOPICS => topics::get_all(ctx, &payload),
+        c::CREATE_TOPIC => topics::create(ctx, &payload).await,
+        c::UPDATE_TOPIC => topics::update(ctx, &payload).await,
+        c::DELETE_TOPIC => topics::delete(ctx, &payload).await,
+        c::PURGE_TOPIC => topics::purge(ctx, &payload).await,
+        c::CREATE_PARTITIONS => topics::create_partitions(ctx, &payload).await,
+        c::DELETE_PARTITIONS => topics::delete_partitions(ctx, &payload).await,
+        c::SEND_MESSAGES => messages::send(ctx, payload).await,
+        c::POLL_MESSAGES => messages::poll(ctx, &payload).await,
+        c::FLUSH_UNSAVED_BUFFER => messages::flush(ctx, &payload).await,
+        c::GET_CONSUMER_OFFSET => offsets::get(ctx, &payload).await,
+        c::STORE_CONSUMER_OFFSET => offsets::store(ctx, &payload).await,
+        c::DELETE_CONSUMER_OFFSET => offsets::delete(ctx, &payload).await,
+        _ => Err(ServerError::FeatureUnavailable(c::name(code))),
+    }
+}
+
+/// Resolves a topic's partition to its handle.
+pub(crate) fn partition_handle(
+    ctx: &ShardCtx,
+    stream: &eddy_wire::Identifier,
+    topic: &eddy_wire::Identifier,
+    partition: u32,
+) -> Result<crate::shard::message::PartitionHandle, ServerError> {
+    let snapshot = ctx.snapshot();
+    let (s, t) = snapshot.catalog.topic(stream, topic)?;
+    let key = crate::metadata::PartitionKey { stream: s.id, topic: t.id, partition };
+    snapshot.partitions.get(&key).cloned().ok_or(ServerError::PartitionNotFound(partition))
+}

@@ -1,0 +1,324 @@
+//! Streams, topics and partitions: the catalog every shard reads, and the rules for changing it
+//! (unique names, ids that are never reused). Pure data: no message bytes, no I/O (see `store`).
+
+pub mod offsets;
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use eddy_wire::Identifier;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ServerError;
+
+/// Most partitions a topic may have.
+pub const MAX_PARTITIONS: u32 = 1000;
+
+/// The catalog.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Catalog {
+    pub streams: BTreeMap<u32, StreamMeta>,
+    /// Invariant: greater than every stream id ever used.
+    pub next_stream_id: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StreamMeta {
+    pub id: u32,
+    pub name: String,
+    pub created_at: u64,
+    pub topics: BTreeMap<u32, TopicMeta>,
+    /// Invariant: greater than every topic id ever used in this stream.
+    pub next_topic_id: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TopicMeta {
+    pub id: u32,
+    pub name: String,
+    pub created_at: u64,
+    pub compression: u8,
+    pub message_expiry: u64,
+    pub max_topic_size: u64,
+    pub replication_factor: u8,
+    /// Partition `i` has id `i`.
+    pub partitions: Vec<PartitionMeta>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartitionMeta {
+    pub id: u32,
+    pub created_at: u64,
+}
+
+/// A partition's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionKey {
+    pub stream: u32,
+    pub topic: u32,
+    pub partition: u32,
+}
+
+/// The settings of a new or updated topic.
+#[derive(Debug, Clone)]
+pub struct TopicSettings {
+    pub name: String,
+    pub compression: u8,
+    pub message_expiry: u64,
+    pub max_topic_size: u64,
+    pub replication_factor: u8,
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.trim().is_empty() && name.len() <= 255
+}
+
+impl Catalog {
+    /// The stream `id` names.
+    pub fn stream(&self, id: &Identifier) -> Result<&StreamMeta, ServerError> {
+        let found = match id {
+            Identifier::Numeric(n) => self.streams.get(n),
+            Identifier::Name(name) => self.streams.values().find(|s| &s.name == name),
+        };
+        found.ok_or_else(|| ServerError::StreamNotFound(id.clone()))
+    }
+
+    /// The topic `topic` names in the stream `stream` names.
+    pub fn topic(
+        &self,
+        stream: &Identifier,
+        topic: &Identifier,
+    ) -> Result<(&StreamMeta, &TopicMeta), ServerError> {
+        let s = self.stream(stream)?;
+        let found = match topic {
+            Identifier::Numeric(n) => s.topics.get(n),
+            Identifier::Name(name) => s.topics.values().find(|t| &t.name == name),
+        };
+        found
+            .map(|t| (s, t))
+            .ok_or_else(|| ServerError::TopicNotFound(stream.clone(), topic.clone()))
+    }
+
+    /// Every partition, with its key.
+    pub fn partitions(&self) -> impl Iterator<Item = PartitionKey> + '_ {
+        self.streams.values().flat_map(|s| {
+            s.topics.values().flat_map(move |t| {
+                t.partitions.iter().map(move |p| PartitionKey {
+                    stream: s.id,
+                    topic: t.id,
+                    partition: p.id,
+                })
+            })
+        })
+    }
+
+    pub fn create_stream(&mut self, name: &str, now: u64) -> Result<u32, ServerError> {
+        if !valid_name(name) {
+            return Err(ServerError::InvalidStreamName);
+        }
+        if self.streams.values().any(|s| s.name == name) {
+            return Err(ServerError::StreamNameExists(name.to_owned()));
+        }
+        let id = self.next_stream_id;
+        self.next_stream_id += 1;
+        let stream = StreamMeta {
+            id,
+            name: name.to_owned(),
+            created_at: now,
+            topics: BTreeMap::new(),
+            next_topic_id: 0,
+        };
+        self.streams.insert(id, stream);
+        Ok(id)
+    }
+
+    pub fn update_stream(&mut self, id: &Identifier, name: &str) -> Result<(), ServerError> {
+        if !valid_name(name) {
+            return Err(ServerError::InvalidStreamName);
+        }
+        let sid = self.stream(id)?.id;
+        if self.streams.values().any(|s| s.name == name && s.id != sid) {
+            return Err(ServerError::StreamNameExists(name.to_owned()));
+        }
+        if let Some(s) = self.streams.get_mut(&sid) {
+            s.name = name.to_owned();
+        }
+        Ok(())
+    }
+
+    /// Removes a stream and returns the partitions it held.
+    pub fn delete_stream(&mut self, id: &Identifier) -> Result<Vec<PartitionKey>, ServerError> {
+        let sid = self.stream(id)?.id;
+        let gone: Vec<PartitionKey> = self.partitions().filter(|k| k.stream == sid).collect();
+        self.streams.remove(&sid);
+        Ok(gone)
+    }
+
+    pub fn create_topic(
+        &mut self,
+        stream: &Identifier,
+        settings: TopicSettings,
+        partitions: u32,
+        now: u64,
+    ) -> Result<(u32, u32), ServerError> {
+        if !valid_name(&settings.name) {
+            return Err(ServerError::InvalidTopicName);
+        }
+        if partitions > MAX_PARTITIONS {
+            return Err(ServerError::InvalidPartitionsCount(partitions));
+        }
+        let sid = self.stream(stream)?.id;
+        let Some(s) = self.streams.get_mut(&sid) else {
+            return Err(ServerError::StreamNotFound(stream.clone()));
+        };
+        if s.topics.values().any(|t| t.name == settings.name) {
+            return Err(ServerError::TopicNameExists(settings.name));
+        }
+        let id = s.next_topic_id;
+        s.next_topic_id += 1;
+        let topic = TopicMeta {
+            id,
+            name: settings.name,
+            created_at: now,
+            compression: settings.compression,
+            message_expiry: settings.message_expiry,
+            max_topic_size: settings.max_topic_size,
+            replication_factor: settings.replication_factor,
+            partitions: (0..partitions).map(|p| PartitionMeta { id: p, created_at: now }).collect(),
+        };
+        s.topics.insert(id, topic);
+        Ok((sid, id))
+    }
+
+    pub fn update_topic(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        settings: TopicSettings,
+    ) -> Result<(), ServerError> {
+        if !valid_name(&settings.name) {
+            return Err(ServerError::InvalidTopicName);
+        }
+        let (sid, tid) = {
+            let (s, t) = self.topic(stream, topic)?;
+            if s.topics.values().any(|o| o.name == settings.name && o.id != t.id) {
+                return Err(ServerError::TopicNameExists(settings.name));
+            }
+            (s.id, t.id)
+        };
+        if let Some(t) = self.streams.get_mut(&sid).and_then(|s| s.topics.get_mut(&tid)) {
+            t.name = settings.name;
+            t.compression = settings.compression;
+            t.message_expiry = settings.message_expiry;
+            t.max_topic_size = settings.max_topic_size;
+            t.replication_factor = settings.replication_factor;
+        }
+        Ok(())
+    }
+
+    pub fn delete_topic(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+    ) -> Result<Vec<PartitionKey>, ServerError> {
+        let (sid, tid) = {
+            let (s, t) = self.topic(stream, topic)?;
+            (s.id, t.id)
+        };
+        let gone = self.partitions().filter(|k| k.stream == sid && k.topic == tid).collect();
+        if let Some(s) = self.streams.get_mut(&sid) {
+            s.topics.remove(&tid);
+        }
+        Ok(gone)
+    }
+
+    /// Adds `count` partitions; returns the new keys.
+    pub fn create_partitions(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        count: u32,
+        now: u64,
+    ) -> Result<Vec<PartitionKey>, ServerError> {
+        let (sid, tid) = {
+            let (s, t) = self.topic(stream, topic)?;
+            (s.id, t.id)
+        };
+        let Some(t) = self.streams.get_mut(&sid).and_then(|s| s.topics.get_mut(&tid)) else {
+            return Err(ServerError::TopicNotFound(stream.clone(), topic.clone()));
+        };
+        let total = t.partitions.len() as u32 + count;
+        if count == 0 || total > MAX_PARTITIONS {
+            return Err(ServerError::InvalidPartitionsCount(count));
+        }
+        let first = t.partitions.len() as u32;
+        t.partitions.extend((first..total).map(|p| PartitionMeta { id: p, created_at: now }));
+        Ok((first..total).map(|p| PartitionKey { stream: sid, topic: tid, partition: p }).collect())
+    }
+
+    /// Removes the last `count` partitions; returns their keys.
+    pub fn delete_partitions(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        count: u32,
+    ) -> Result<Vec<PartitionKey>, ServerError> {
+        let (sid, tid) = {
+            let (s, t) = self.topic(stream, topic)?;
+            (s.id, t.id)
+        };
+        let Some(t) = self.streams.get_mut(&sid).and_then(|s| s.topics.get_mut(&tid)) else {
+            return Err(ServerError::TopicNotFound(stream.clone(), topic.clone()));
+        };
+        if count == 0 || count as usize > t.partitions.len() {
+            return Err(ServerError::InvalidPartitionsCount(count));
+        }
+        let keep = t.partitions.len() - count as usize;
+        let gone = t.partitions.split_off(keep);
+        Ok(gone.iter().map(|p| PartitionKey { stream: sid, topic: tid, partition: p.id }).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(name: &str) -> TopicSettings {
+        TopicSettings {
+            name: name.into(),
+            compression: 1,
+            message_expiry: 0,
+            max_topic_size: 0,
+            replication_factor: 1,
+        }
+    }
+
+    #[test]
+    fn ids_start_at_zero_names_are_unique_and_ids_are_not_reused() {
+        let mut c = Catalog::default();
+        assert_eq!(c.create_stream("a", 1).unwrap(), 0);
+        assert!(matches!(c.create_stream("a", 1), Err(ServerError::StreamNameExists(_))));
+        assert_eq!(
+            c.create_topic(&Identifier::Name("a".into()), settings("t"), 3, 1).unwrap(),
+            (0, 0)
+        );
+        assert_eq!(c.partitions().count(), 3);
+        assert_eq!(c.delete_stream(&Identifier::Numeric(0)).unwrap().len(), 3);
+        assert_eq!(c.create_stream("b", 1).unwrap(), 1);
+        assert!(matches!(c.stream(&Identifier::Numeric(0)), Err(ServerError::StreamNotFound(_))));
+    }
+
+    #[test]
+    fn partitions_grow_and_shrink_from_the_end() {
+        let mut c = Catalog::default();
+        c.create_stream("s", 1).unwrap();
+        let s = Identifier::Numeric(0);
+        c.create_topic(&s, settings("t"), 1, 1).unwrap();
+        let t = Identifier::Numeric(0);
+        let added = c.create_partitions(&s, &t, 2, 1).unwrap();
+        assert_eq!(added.iter().map(|k| k.partition).collect::<Vec<_>>(), vec![1, 2]);
+        let gone = c.delete_partitions(&s, &t, 2).unwrap();
+        assert_eq!(gone.iter().map(|k| k.partition).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(c.delete_partitions(&s, &t, 5).is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! The typed messages shards exchange: operations sent to a partition's owner, metadata changes
+//! sent to the metadata owner, and the catalog snapshots it publishes. Every field is `Send`:
+//! these cross threads. No state, no I/O.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use eddy_wire::Identifier;
+use eddy_wire::commands::messages::PollingStrategy;
+
+use crate::error::ServerError;
+use crate::metadata::{Catalog, PartitionKey, TopicSettings};
+
+/// A one-shot reply channel.
+pub type Reply<T> = flume::Sender<Result<T, ServerError>>;
+
+/// A consumer whose offset a partition stores: `(kind, id)`.
+pub type ConsumerId = (u8, Identifier);
+
+/// What a poll returns.
+#[derive(Debug, Default)]
+pub struct Polled {
+    pub partition: u32,
+    /// The offset of the last stored message (Iggy's `current_offset`).
+    pub current_offset: u64,
+    pub count: u32,
+    /// Stored message bytes, returned as they are on disk.
+    pub chunks: Vec<Bytes>,
+}
+
+/// An operation on one partition, executed by the shard that owns it.
+#[derive(Debug)]
+pub enum PartitionOp {
+    Append {
+        batch: BytesMut,
+        lengths: Vec<u32>,
+        reply: Reply<u64>,
+    },
+    Poll {
+        consumer: ConsumerId,
+        strategy: PollingStrategy,
+        count: u32,
+        auto_commit: bool,
+        reply: Reply<Polled>,
+    },
+    /// `(current offset, stored offset)`; `None` when nothing is stored.
+    GetOffset {
+        consumer: ConsumerId,
+        reply: Reply<Option<(u64, u64)>>,
+    },
+    StoreOffset {
+        consumer: ConsumerId,
+        offset: u64,
+        reply: Reply<()>,
+    },
+    DeleteOffset {
+        consumer: ConsumerId,
+        reply: Reply<()>,
+    },
+    Flush {
+        reply: Reply<()>,
+    },
+    Purge {
+        reply: Reply<()>,
+    },
+    /// Stop serving; with `delete`, remove the partition's files.
+    Close {
+        delete: bool,
+        reply: Reply<()>,
+    },
+}
+
+/// Counters a partition's owner publishes for every shard to read (stats, topic details).
+#[derive(Debug, Default)]
+pub struct PartitionStats {
+    pub next_offset: AtomicU64,
+    pub messages: AtomicU64,
+    pub size_bytes: AtomicU64,
+    pub segments: AtomicU64,
+}
+
+impl PartitionStats {
+    pub fn load(&self) -> (u64, u64, u64, u64) {
+        (
+            self.next_offset.load(Ordering::Relaxed),
+            self.messages.load(Ordering::Relaxed),
+            self.size_bytes.load(Ordering::Relaxed),
+            self.segments.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// How any shard reaches a partition.
+#[derive(Debug, Clone)]
+pub struct PartitionHandle {
+    pub tx: flume::Sender<PartitionOp>,
+    pub stats: Arc<PartitionStats>,
+}
+
+/// An immutable view of the catalog and the partition handles, shared by every shard.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub catalog: Catalog,
+    pub partitions: std::collections::HashMap<PartitionKey, PartitionHandle>,
+}
+
+/// A change to the catalog, sent to the metadata owner.
+#[derive(Debug)]
+pub enum MetaOp {
+    CreateStream { name: String },
+    UpdateStream { stream: Identifier, name: String },
+    DeleteStream { stream: Identifier },
+    PurgeStream { stream: Identifier },
+    CreateTopic { stream: Identifier, settings: TopicSettings, partitions: u32 },
+    UpdateTopic { stream: Identifier, topic: Identifier, settings: TopicSettings },
+    DeleteTopic { stream: Identifier, topic: Identifier },
+    PurgeTopic { stream: Identifier, topic: Identifier },
+    CreatePartitions { stream: Identifier, topic: Identifier, count: u32 },
+    DeletePartitions { stream: Identifier, topic: Identifier, count: u32 },
+}
+
+/// The result of a metadata change: the new snapshot (already installed on every shard) and the
+/// `(stream, topic)` ids of what was created, if anything.
+pub type MetaOutcome = (Arc<Snapshot>, Option<(u32, u32)>);
+
+/// A metadata change and where its result goes.
+#[derive(Debug)]
+pub struct MetaRequest {
+    pub op: MetaOp,
+    pub reply: Reply<MetaOutcome>,
+}
+
+/// A partition a shard must start serving.
+#[derive(Debug)]
+pub struct OpenPartition {
+    pub key: PartitionKey,
+    pub rx: flume::Receiver<PartitionOp>,
+    pub stats: Arc<PartitionStats>,
+}
+
+/// Sent to every shard by the metadata owner: install this snapshot, open these partitions
+/// (owned by this shard), then acknowledge.
+#[derive(Debug)]
+pub struct Install {
+    pub snapshot: Arc<Snapshot>,
+    pub open: Vec<OpenPartition>,
+    pub done: flume::Sender<Result<(), String>>,
+}
+
+/// Asks for one reply over a fresh channel.
+pub async fn ask<T>(
+    tx: &flume::Sender<PartitionOp>,
+    make: impl FnOnce(Reply<T>) -> PartitionOp,
+) -> Result<T, ServerError> {
+    let (reply, rx) = flume::bounded(1);
+    tx.send_async(make(reply)).await.map_err(|_| ServerError::Internal("partition is closed"))?;
+    rx.recv_async().await.map_err(|_| ServerError::Internal("partition dropped the request"))?
+}

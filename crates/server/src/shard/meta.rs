@@ -1,0 +1,141 @@
+//! The metadata owner (a task on shard 0): the one place the catalog changes. It applies a change
+//! to a copy, persists it, creates or closes the partitions involved, publishes the new snapshot to
+//! every shard and waits until each has installed it before replying, so a client that saw the
+//! reply finds the change on any shard. No wire parsing, no message bytes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::message::{
+    Install, MetaOp, MetaOutcome, MetaRequest, OpenPartition, PartitionHandle, PartitionOp,
+    PartitionStats, Snapshot, ask,
+};
+use super::partition::now_micros;
+use super::route::owner;
+use crate::error::ServerError;
+use crate::metadata::{Catalog, PartitionKey, store};
+
+/// Depth of each partition's operation queue; senders wait when it is full.
+pub const PARTITION_QUEUE: usize = 1024;
+
+/// Creates the channel and counters of a partition.
+pub fn new_partition(key: PartitionKey) -> (PartitionHandle, OpenPartition) {
+    let (tx, rx) = flume::bounded(PARTITION_QUEUE);
+    let stats = Arc::new(PartitionStats::default());
+    (PartitionHandle { tx, stats: stats.clone() }, OpenPartition { key, rx, stats })
+}
+
+/// The metadata owner's state.
+pub struct MetaOwner {
+    pub data_dir: PathBuf,
+    pub catalog: Catalog,
+    pub partitions: HashMap<PartitionKey, PartitionHandle>,
+    pub shards: Vec<flume::Sender<Install>>,
+}
+
+impl MetaOwner {
+    /// Applies changes one at a time until every sender is gone.
+    pub async fn run(mut self, rx: flume::Receiver<MetaRequest>) {
+        while let Ok(request) = rx.recv_async().await {
+            let result = self.apply(request.op).await;
+            request.reply.send(result).ok();
+        }
+    }
+
+    async fn apply(&mut self, op: MetaOp) -> Result<MetaOutcome, ServerError> {
+        let mut catalog = self.catalog.clone();
+        let now = now_micros();
+        let mut opened: Vec<PartitionKey> = Vec::new();
+        let mut closed: Vec<PartitionKey> = Vec::new();
+        let mut purged: Vec<PartitionKey> = Vec::new();
+        let mut created = None;
+        match op {
+            MetaOp::CreateStream { name } => {
+                created = Some((catalog.create_stream(&name, now)?, 0))
+            }
+            MetaOp::UpdateStream { stream, name } => catalog.update_stream(&stream, &name)?,
+            MetaOp::DeleteStream { stream } => closed = catalog.delete_stream(&stream)?,
+            MetaOp::PurgeStream { stream } => {
+                let sid = catalog.stream(&stream)?.id;
+                purged = catalog.partitions().filter(|k| k.stream == sid).collect();
+            }
+            MetaOp::CreateTopic { stream, settings, partitions } => {
+                let ids = catalog.create_topic(&stream, settings, partitions, now)?;
+                opened = catalog.partitions().filter(|k| (k.stream, k.topic) == ids).collect();
+                created = Some(ids);
+            }
+            MetaOp::UpdateTopic { stream, topic, settings } => {
+                catalog.update_topic(&stream, &topic, settings)?
+            }
+            MetaOp::DeleteTopic { stream, topic } => {
+                closed = catalog.delete_topic(&stream, &topic)?
+            }
+            MetaOp::PurgeTopic { stream, topic } => {
+                let (s, t) = catalog.topic(&stream, &topic)?;
+                let ids = (s.id, t.id);
+                purged = catalog.partitions().filter(|k| (k.stream, k.topic) == ids).collect();
+            }
+            MetaOp::CreatePartitions { stream, topic, count } => {
+                opened = catalog.create_partitions(&stream, &topic, count, now)?;
+            }
+            MetaOp::DeletePartitions { stream, topic, count } => {
+                closed = catalog.delete_partitions(&stream, &topic, count)?;
+            }
+        }
+        for key in purged {
+            if let Some(handle) = self.partitions.get(&key) {
+                ask(&handle.tx, |reply| PartitionOp::Purge { reply }).await?;
+            }
+        }
+        if catalog != self.catalog {
+            store::save(&self.data_dir, &catalog)?;
+        }
+        for key in closed {
+            if let Some(handle) = self.partitions.remove(&key) {
+                ask(&handle.tx, |reply| PartitionOp::Close { delete: true, reply }).await?;
+            }
+        }
+        let mut opens: Vec<Vec<OpenPartition>> = self.shards.iter().map(|_| Vec::new()).collect();
+        for key in opened {
+            let (handle, open) = new_partition(key);
+            self.partitions.insert(key, handle);
+            opens[owner(key, self.shards.len())].push(open);
+        }
+        self.catalog = catalog;
+        let snapshot = Arc::new(Snapshot {
+            catalog: self.catalog.clone(),
+            partitions: self.partitions.clone(),
+        });
+        install_everywhere(&self.shards, &snapshot, opens).await?;
+        Ok((snapshot, created))
+    }
+}
+
+/// Sends the snapshot (and the partitions each shard must open) to every shard and waits for all.
+pub async fn install_everywhere(
+    shards: &[flume::Sender<Install>],
+    snapshot: &Arc<Snapshot>,
+    opens: Vec<Vec<OpenPartition>>,
+) -> Result<(), ServerError> {
+    let mut waits = Vec::new();
+    for (shard, open) in shards.iter().zip(opens) {
+        let (done, wait) = flume::bounded(1);
+        shard
+            .send_async(Install { snapshot: snapshot.clone(), open, done })
+            .await
+            .map_err(|_| ServerError::Internal("a shard is gone"))?;
+        waits.push(wait);
+    }
+    for wait in waits {
+        match wait.recv_async().await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "a shard failed to open a partition");
+                return Err(ServerError::Internal("a shard failed to open a partition"));
+            }
+            Err(_) => return Err(ServerError::Internal("a shard is gone")),
+        }
+    }
+    Ok(())
+}

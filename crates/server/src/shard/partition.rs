@@ -1,0 +1,211 @@
+//! A partition's owner task: it alone touches the partition's log and offsets, executing the
+//! operations other tasks (on any shard) send it, in arrival order. Consecutive appends that
+//! queued up while it was busy are written one after another and share one sync (group commit);
+//! none is acknowledged before the durability policy allows. No wire parsing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use eddy_wire::commands::messages::PollingStrategy;
+
+use super::message::{ConsumerId, PartitionOp, PartitionStats, Polled, Reply};
+use crate::error::ServerError;
+use crate::metadata::PartitionKey;
+use crate::metadata::offsets::Offsets;
+use crate::storage::StorageError;
+use crate::storage::durability::FsyncPolicy;
+use crate::storage::log::PartitionLog;
+
+/// Appends grouped under one sync at most.
+const MAX_GROUP: usize = 256;
+
+/// The directory of a partition.
+pub fn partition_dir(data_dir: &Path, key: PartitionKey) -> PathBuf {
+    data_dir
+        .join("streams")
+        .join(key.stream.to_string())
+        .join("topics")
+        .join(key.topic.to_string())
+        .join("partitions")
+        .join(key.partition.to_string())
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// The state a partition's task owns.
+pub struct PartitionActor {
+    key: PartitionKey,
+    log: PartitionLog,
+    offsets: Offsets,
+    policy: FsyncPolicy,
+    stats: Arc<PartitionStats>,
+}
+
+impl PartitionActor {
+    /// Opens (recovering) the partition's log and offsets.
+    pub async fn open(
+        data_dir: &Path,
+        key: PartitionKey,
+        segment_size: u64,
+        policy: FsyncPolicy,
+        stats: Arc<PartitionStats>,
+    ) -> Result<Self, StorageError> {
+        let dir = partition_dir(data_dir, key);
+        let log = PartitionLog::open(&dir, segment_size).await?;
+        let offsets = Offsets::load(&dir)?;
+        let actor = Self { key, log, offsets, policy, stats };
+        actor.publish();
+        Ok(actor)
+    }
+
+    fn publish(&self) {
+        self.stats.next_offset.store(self.log.next_offset(), Ordering::Relaxed);
+        self.stats.messages.store(self.log.messages_count(), Ordering::Relaxed);
+        self.stats.size_bytes.store(self.log.size_bytes(), Ordering::Relaxed);
+        self.stats.segments.store(self.log.segments_count() as u64, Ordering::Relaxed);
+    }
+
+    /// Serves operations until the channel closes or a `Close` arrives.
+    pub async fn run(mut self, rx: flume::Receiver<PartitionOp>) {
+        let mut pending = None;
+        loop {
+            let op = match pending.take() {
+                Some(op) => op,
+                None => match rx.recv_async().await {
+                    Ok(op) => op,
+                    Err(_) => return,
+                },
+            };
+            match op {
+                PartitionOp::Append { batch, lengths, reply } => {
+                    let mut acks = Vec::new();
+                    let result = self.log.append(batch, &lengths, now_micros()).await;
+                    acks.push((reply, result));
+                    while acks.len() < MAX_GROUP {
+                        match rx.try_recv() {
+                            Ok(PartitionOp::Append { batch, lengths, reply }) => {
+                                let result = self.log.append(batch, &lengths, now_micros()).await;
+                                acks.push((reply, result));
+                            }
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.acknowledge(acks).await;
+                }
+                PartitionOp::Poll { consumer, strategy, count, auto_commit, reply } => {
+                    let result = self.poll(consumer, strategy, count, auto_commit).await;
+                    reply.send(result).ok();
+                }
+                PartitionOp::GetOffset { consumer, reply } => {
+                    let current = self.log.next_offset().saturating_sub(1);
+                    reply.send(Ok(self.offsets.get(&consumer).map(|s| (current, s)))).ok();
+                }
+                PartitionOp::StoreOffset { consumer, offset, reply } => {
+                    let result = if offset >= self.log.next_offset() {
+                        Err(ServerError::InvalidOffset(offset))
+                    } else {
+                        self.offsets
+                            .store(consumer, offset, self.policy)
+                            .await
+                            .map_err(ServerError::from)
+                    };
+                    reply.send(result).ok();
+                }
+                PartitionOp::DeleteOffset { consumer, reply } => {
+                    let result =
+                        self.offsets.delete(&consumer).await.map(|_| ()).map_err(ServerError::from);
+                    reply.send(result).ok();
+                }
+                PartitionOp::Flush { reply } => {
+                    reply.send(self.log.sync().await.map_err(ServerError::from)).ok();
+                }
+                PartitionOp::Purge { reply } => {
+                    let result = self.log.purge().await.map_err(ServerError::from);
+                    self.publish();
+                    reply.send(result).ok();
+                }
+                PartitionOp::Close { delete, reply } => {
+                    let result = if delete {
+                        tracing::debug!(key = ?self.key, "deleting partition");
+                        drop(self.offsets);
+                        self.log.delete().await.map_err(ServerError::from)
+                    } else {
+                        Ok(())
+                    };
+                    reply.send(result).ok();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Syncs if the policy says so, then replies to every grouped append. A failed sync fails
+    /// every append it covered: none of them is acknowledged.
+    async fn acknowledge(&mut self, acks: Vec<(Reply<u64>, Result<u64, StorageError>)>) {
+        let any_ok = acks.iter().any(|(_, r)| r.is_ok());
+        let sync_error = if any_ok && self.policy.sync_before_ack() {
+            self.log.sync().await.err()
+        } else {
+            None
+        };
+        self.publish();
+        for (reply, result) in acks {
+            let result = match (&sync_error, result) {
+                (Some(e), Ok(_)) => {
+                    Err(ServerError::Storage(StorageError::Poisoned(e.to_string())))
+                }
+                (_, r) => r.map_err(ServerError::from),
+            };
+            reply.send(result).ok();
+        }
+    }
+
+    async fn poll(
+        &mut self,
+        consumer: ConsumerId,
+        strategy: PollingStrategy,
+        count: u32,
+        auto_commit: bool,
+    ) -> Result<Polled, ServerError> {
+        let next = self.log.next_offset();
+        let current_offset = next.saturating_sub(1);
+        let empty =
+            Polled { partition: self.key.partition, current_offset, count: 0, chunks: Vec::new() };
+        let start = match strategy {
+            PollingStrategy::Offset(o) => o,
+            PollingStrategy::Timestamp(t) => match self.log.offset_at_or_after(t) {
+                Some(o) => o,
+                None => return Ok(empty),
+            },
+            PollingStrategy::First => 0,
+            PollingStrategy::Last => next.saturating_sub(u64::from(count)),
+            PollingStrategy::Next => self.offsets.get(&consumer).map_or(0, |o| o + 1),
+        };
+        if count == 0 || start >= next {
+            return Ok(empty);
+        }
+        let read = self.log.read(start, count as usize).await?;
+        if auto_commit && read.count > 0 {
+            let first = start.max(next - self.log.messages_count());
+            let last = first + read.count as u64 - 1;
+            self.offsets.store(consumer, last, self.policy).await?;
+        }
+        Ok(Polled {
+            partition: self.key.partition,
+            current_offset,
+            count: read.count as u32,
+            chunks: read.chunks,
+        })
+    }
+}

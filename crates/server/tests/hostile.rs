@@ -1,0 +1,160 @@
+//! Bad input never crashes the server or disturbs other clients: random bytes, oversized
+//! lengths, unknown codes, malformed payloads, commands before login, a login flood — over TCP and
+//! WebSocket — while a well-behaved client keeps working.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use eddy_server::{Config, ServerHandle};
+use eddy_wire::codes::{command, status};
+
+fn start(name: &str) -> (ServerHandle, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("eddy-hostile-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let mut config = Config::default();
+    config.system.data_dir = dir.clone();
+    config.system.shards = 2;
+    config.tcp.address = "127.0.0.1:0".parse().unwrap();
+    config.websocket.address = "127.0.0.1:0".parse().unwrap();
+    config.limits.max_request_size = 1 << 20;
+    (eddy_server::start(config).unwrap(), dir)
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+fn request(s: &mut TcpStream, code: u32, payload: &[u8]) -> (u32, Vec<u8>) {
+    let mut msg = ((payload.len() + 4) as u32).to_le_bytes().to_vec();
+    msg.extend_from_slice(&code.to_le_bytes());
+    msg.extend_from_slice(payload);
+    s.write_all(&msg).unwrap();
+    let mut head = [0u8; 8];
+    s.read_exact(&mut head).unwrap();
+    let st = u32::from_le_bytes(head[..4].try_into().unwrap());
+    let len = u32::from_le_bytes(head[4..].try_into().unwrap()) as usize;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).unwrap();
+    (st, body)
+}
+
+fn login_payload(user: &str, pass: &str) -> Vec<u8> {
+    let mut p = vec![user.len() as u8];
+    p.extend_from_slice(user.as_bytes());
+    p.push(pass.len() as u8);
+    p.extend_from_slice(pass.as_bytes());
+    p.extend_from_slice(&0u32.to_le_bytes());
+    p.extend_from_slice(&0u32.to_le_bytes());
+    p
+}
+
+/// Reads until EOF (or a reset); true if the server closed the connection.
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut sink = [0u8; 4096];
+    loop {
+        match s.read(&mut sink) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn errors_keep_the_connection_when_framing_is_intact() {
+    let (server, dir) = start("codes");
+    let mut s = connect(server.tcp_addr.unwrap());
+    assert_eq!(request(&mut s, command::PING, &[]).0, status::OK, "ping needs no login");
+    assert_eq!(request(&mut s, command::GET_STREAMS, &[]).0, status::UNAUTHENTICATED);
+    assert_eq!(request(&mut s, 9999, &[]).0, status::INVALID_COMMAND);
+    assert_eq!(
+        request(&mut s, command::LOGIN_USER, &login_payload("iggy", "nope")).0,
+        status::INVALID_CREDENTIALS
+    );
+    assert_eq!(request(&mut s, command::LOGIN_USER, &[1, 2, 3]).0, status::INVALID_FORMAT);
+    assert_eq!(request(&mut s, command::LOGIN_USER, &login_payload("iggy", "iggy")).0, status::OK);
+    assert_eq!(request(&mut s, 602, &[]).0, status::FEATURE_UNAVAILABLE, "consumer groups");
+    assert_eq!(request(&mut s, command::GET_CLUSTER_METADATA, &[]).0, status::FEATURE_UNAVAILABLE);
+    assert_eq!(
+        request(&mut s, command::CREATE_STREAM, &[0]).0,
+        status::INVALID_FORMAT,
+        "empty name"
+    );
+    assert_eq!(request(&mut s, command::SEND_MESSAGES, &[9, 9, 9]).0, status::INVALID_FORMAT);
+    assert_eq!(
+        request(&mut s, command::GET_STREAM, &[1, 4, 9, 0, 0, 0]).1.len(),
+        0,
+        "missing stream: empty"
+    );
+    let poll_missing = [
+        1, 1, 4, 1, 0, 0, 0, 1, 4, 77, 0, 0, 0, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0,
+        0, 0, 0, 1, 0, 0, 0, 0,
+    ];
+    assert_eq!(
+        request(&mut s, command::POLL_MESSAGES, &poll_missing).0,
+        status::STREAM_ID_NOT_FOUND
+    );
+    assert_eq!(request(&mut s, command::PING, &[]).0, status::OK, "still usable");
+    server.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn broken_framing_closes_only_that_connection() {
+    let (server, dir) = start("framing");
+    let addr = server.tcp_addr.unwrap();
+    let mut good = connect(addr);
+    assert_eq!(
+        request(&mut good, command::LOGIN_USER, &login_payload("iggy", "iggy")).0,
+        status::OK
+    );
+
+    // An oversized length: refused before any allocation, answered, then closed.
+    let mut huge = connect(addr);
+    huge.write_all(&u32::MAX.to_le_bytes()).unwrap();
+    huge.write_all(&command::PING.to_le_bytes()).unwrap();
+    let mut head = [0u8; 8];
+    huge.read_exact(&mut head).unwrap();
+    assert_eq!(u32::from_le_bytes(head[..4].try_into().unwrap()), status::INVALID_FORMAT);
+    assert!(closed_by_server(&mut huge));
+
+    // A length below 4.
+    let mut tiny = connect(addr);
+    tiny.write_all(&[1, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    assert!(closed_by_server(&mut tiny));
+
+    // Random bytes, many connections, TCP and WebSocket.
+    let mut x = 0x1234_5678_9abc_def0u64;
+    for round in 0..40 {
+        let target = if round % 2 == 0 { addr } else { server.ws_addr.unwrap() };
+        let mut s = connect(target);
+        let junk: Vec<u8> = (0..(64 + round * 97))
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        s.write_all(&junk).ok();
+        drop(s);
+    }
+    // A login flood on fresh connections.
+    for _ in 0..200 {
+        let mut s = connect(addr);
+        assert_eq!(
+            request(&mut s, command::LOGIN_USER, &login_payload("iggy", "bad")).0,
+            status::INVALID_CREDENTIALS
+        );
+    }
+    // The well-behaved client never noticed.
+    assert_eq!(request(&mut good, command::PING, &[]).0, status::OK);
+    let (st, _) = request(&mut good, command::CREATE_STREAM, b"\x05still");
+    assert_eq!(st, status::OK);
+    server.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}
