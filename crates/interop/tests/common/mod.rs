@@ -37,7 +37,7 @@ pub fn server_binary() -> PathBuf {
 
 /// A running server process. Killed (SIGKILL) on drop.
 pub struct Server {
-    pub child: Child,
+    pub child: Option<Child>,
     pub tcp: SocketAddr,
     pub ws: SocketAddr,
     pub data_dir: PathBuf,
@@ -88,20 +88,35 @@ impl Server {
                 ws = addr();
             }
         }
-        Self { child, tcp: tcp.unwrap(), ws: ws.unwrap(), data_dir: data_dir.to_path_buf() }
+        Self {
+            child: Some(child),
+            tcp: tcp.unwrap(),
+            ws: ws.unwrap(),
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// The addresses of a server owned elsewhere (for clients in other tasks).
+    pub fn addresses_only(tcp: SocketAddr, ws: SocketAddr) -> Self {
+        Self { child: None, tcp, ws, data_dir: PathBuf::new() }
     }
 
     /// SIGKILL, as a crash.
     pub fn kill(mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
+        self.stop();
     }
 }
 
