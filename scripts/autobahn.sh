@@ -2,6 +2,8 @@
 # Runs Autobahn|Testsuite against eddy-ws, both ways, and fails on any case that is not OK:
 #   server: wstest -m fuzzingclient drives examples/echo-server
 #   client: examples/autobahn-client drives wstest -m fuzzingserver
+# each on the native driver (agent eddy-ws) and on the article's bridge, tungstenite over
+# GrowableSyncStream (agent eddy-ws-compat, `--compat`).
 # Usage: scripts/autobahn.sh [server|client|all]   (default all)
 # Full reports go to target/autobahn/; the summaries (index.json) are copied to autobahn/.
 set -euo pipefail
@@ -12,7 +14,7 @@ mode=${1:-all}
 wstest=$(scripts/autobahn-install.sh | tail -n 1)
 out="$root/target/autobahn"
 mkdir -p "$out"
-cargo build --release -q -p eddy-ws --examples
+cargo build --release -q -p eddy-ws --features tungstenite --examples
 bin="$root/target/release/examples"
 
 pids=()
@@ -32,12 +34,16 @@ wait_port() {
 exclude='["12.*", "13.*"]'
 
 run_server() {
-  local port=9101
-  RUST_LOG=warn "$bin/echo-server" "127.0.0.1:$port" &
+  local native=9101 compat=9103
+  RUST_LOG=warn "$bin/echo-server" "127.0.0.1:$native" &
   pids+=($!)
-  wait_port "$port"
+  RUST_LOG=warn "$bin/echo-server" --compat "127.0.0.1:$compat" &
+  pids+=($!)
+  wait_port "$native"
+  wait_port "$compat"
   cat >"$out/fuzzingclient.json" <<JSON
-{"outdir": "$out/server", "servers": [{"agent": "eddy-ws", "url": "ws://127.0.0.1:$port"}],
+{"outdir": "$out/server", "servers": [{"agent": "eddy-ws", "url": "ws://127.0.0.1:$native"},
+                                      {"agent": "eddy-ws-compat", "url": "ws://127.0.0.1:$compat"}],
  "cases": ["*"], "exclude-cases": $exclude, "exclude-agent-cases": {}}
 JSON
   (cd "$out" && timeout 900 "$wstest" -m fuzzingclient -s "$out/fuzzingclient.json" >"$out/server.log" 2>&1)
@@ -54,6 +60,7 @@ JSON
   pids+=($!)
   wait_port "$port"
   RUST_LOG=warn timeout 900 "$bin/autobahn-client" --server "ws://127.0.0.1:$port" --agent eddy-ws
+  RUST_LOG=warn timeout 900 "$bin/autobahn-client" --server "ws://127.0.0.1:$port" --agent eddy-ws-compat --compat
   cp "$out/client/index.json" autobahn/client-index.json
 }
 

@@ -10,14 +10,15 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 if cargo clippy --version >/dev/null 2>&1; then
-  step "cargo clippy"
+  step "cargo clippy (default features, then all features)"
   cargo clippy --workspace --all-targets -- -D warnings
+  cargo clippy --workspace --all-targets --all-features -- -D warnings
 else
   echo "clippy is not installed: lint step skipped" >&2
 fi
 
-step "cargo test"
-cargo test --workspace
+step "cargo test (all features: includes the tungstenite compat mode)"
+cargo test --workspace --all-features
 
 step "Autobahn|Testsuite (server and client)"
 scripts/autobahn.sh all

@@ -14,6 +14,10 @@ struct Args {
     /// The agent name the reports use.
     #[arg(long, default_value = "eddy-ws")]
     agent: String,
+    /// Run the cases through the article's bridge (tungstenite over GrowableSyncStream). Needs
+    /// the `tungstenite` feature.
+    #[arg(long)]
+    compat: bool,
 }
 
 #[compio::main]
@@ -34,6 +38,12 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(count, "running cases");
     for case in 1..=count {
         let url = format!("{}/runCase?case={case}&agent={}", args.server, args.agent);
+        if args.compat {
+            if let Err(e) = compat_case(&url).await {
+                tracing::debug!(case, error = %e, "case ended with an error");
+            }
+            continue;
+        }
         match connect(&url).await {
             Ok((mut ws, _)) => {
                 if let Err(e) = echo(&mut ws).await {
@@ -48,6 +58,26 @@ async fn main() -> anyhow::Result<()> {
     drain(&mut ws).await;
     tracing::info!("reports updated");
     Ok(())
+}
+
+#[cfg(feature = "tungstenite")]
+async fn compat_case(url: &str) -> anyhow::Result<()> {
+    use eddy_ws::compat::{CompatWebSocket, StreamConfig};
+    use tungstenite::Message as T;
+    let addr = eddy_ws::handshake::WsUrl::parse(url)?.socket_address();
+    let tcp = compio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let (mut ws, _) = CompatWebSocket::client(url, tcp, StreamConfig::default(), None).await?;
+    loop {
+        if let msg @ (T::Text(_) | T::Binary(_)) = ws.read().await? {
+            ws.send(msg).await?;
+        }
+    }
+}
+
+#[cfg(not(feature = "tungstenite"))]
+async fn compat_case(_url: &str) -> anyhow::Result<()> {
+    anyhow::bail!("--compat needs the `tungstenite` feature")
 }
 
 async fn echo(ws: &mut eddy_ws::WebSocket<compio::net::TcpStream>) -> Result<(), Error> {

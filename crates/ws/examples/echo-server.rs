@@ -13,6 +13,10 @@ struct Args {
     /// Address to listen on.
     #[arg(default_value = "127.0.0.1:9001")]
     addr: SocketAddr,
+    /// Serve through the article's bridge (tungstenite over GrowableSyncStream) instead of the
+    /// native driver. Needs the `tungstenite` feature.
+    #[arg(long)]
+    compat: bool,
 }
 
 #[compio::main]
@@ -20,17 +24,44 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(env_filter()).init();
     let args = Args::parse();
     let listener = listen(args.addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "echo server listening");
+    tracing::info!(addr = %listener.local_addr()?, compat = args.compat, "echo server listening");
+    #[cfg(not(feature = "tungstenite"))]
+    if args.compat {
+        anyhow::bail!("--compat needs the `tungstenite` feature");
+    }
     loop {
         let (tcp, peer) = listener.accept().await?;
         tcp.set_nodelay(true)?;
+        let compat = args.compat;
         compio::runtime::spawn(async move {
-            if let Err(e) = echo(tcp).await {
+            let result = if compat {
+                echo_compat(tcp).await
+            } else {
+                echo(tcp).await.map_err(anyhow::Error::from)
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended");
             }
         })
         .detach();
     }
+}
+
+#[cfg(feature = "tungstenite")]
+async fn echo_compat(tcp: compio::net::TcpStream) -> anyhow::Result<()> {
+    use eddy_ws::compat::{CompatWebSocket, StreamConfig};
+    use tungstenite::Message as T;
+    let mut ws = CompatWebSocket::accept(tcp, StreamConfig::default(), None).await?;
+    loop {
+        if let msg @ (T::Text(_) | T::Binary(_)) = ws.read().await? {
+            ws.send(msg).await?;
+        }
+    }
+}
+
+#[cfg(not(feature = "tungstenite"))]
+async fn echo_compat(_tcp: compio::net::TcpStream) -> anyhow::Result<()> {
+    anyhow::bail!("--compat needs the `tungstenite` feature")
 }
 
 async fn echo(tcp: compio::net::TcpStream) -> Result<(), Error> {

@@ -38,6 +38,8 @@
 //! }
 //! ```
 
+#[cfg(feature = "tungstenite")]
+pub mod compat;
 pub mod config;
 pub mod driver;
 pub mod error;
