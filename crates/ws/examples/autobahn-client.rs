@@ -4,7 +4,8 @@
 //! `cargo run --release -p eddy-ws --example autobahn-client -- --server ws://127.0.0.1:9001`
 
 use clap::Parser;
-use eddy_ws::{Error, Message, connect};
+use eddy_ws::deflate::DeflateConfig;
+use eddy_ws::{ClientRequest, Config, Error, Message, connect, connect_with};
 
 #[derive(Parser)]
 struct Args {
@@ -44,7 +45,8 @@ async fn main() -> anyhow::Result<()> {
             }
             continue;
         }
-        match connect(&url).await {
+        let config = Config::default().with_deflate(DeflateConfig::default());
+        match connect_with(ClientRequest::new(&url)?, &config).await {
             Ok((mut ws, _)) => {
                 if let Err(e) = echo(&mut ws).await {
                     tracing::debug!(case, error = %e, "case ended with an error");

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use compio::net::{TcpListener, TcpSocket};
+use eddy_ws::deflate::DeflateConfig;
 use eddy_ws::{Config, Error, Message, accept_with};
 
 #[derive(Parser)]
@@ -17,6 +18,9 @@ struct Args {
     /// native driver. Needs the `tungstenite` feature.
     #[arg(long)]
     compat: bool,
+    /// Do not accept permessage-deflate (accepted by default).
+    #[arg(long)]
+    no_deflate: bool,
 }
 
 #[compio::main]
@@ -33,11 +37,15 @@ async fn main() -> anyhow::Result<()> {
         let (tcp, peer) = listener.accept().await?;
         tcp.set_nodelay(true)?;
         let compat = args.compat;
+        let config = match args.no_deflate {
+            true => Config::default(),
+            false => Config::default().with_deflate(DeflateConfig::default()),
+        };
         compio::runtime::spawn(async move {
             let result = if compat {
                 echo_compat(tcp).await
             } else {
-                echo(tcp).await.map_err(anyhow::Error::from)
+                echo(tcp, config).await.map_err(anyhow::Error::from)
             };
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended");
@@ -64,8 +72,8 @@ async fn echo_compat(_tcp: compio::net::TcpStream) -> anyhow::Result<()> {
     anyhow::bail!("--compat needs the `tungstenite` feature")
 }
 
-async fn echo(tcp: compio::net::TcpStream) -> Result<(), Error> {
-    let mut ws = accept_with(tcp, &Config::default(), |_, _| Ok(())).await?;
+async fn echo(tcp: compio::net::TcpStream, config: Config) -> Result<(), Error> {
+    let mut ws = accept_with(tcp, &config, |_, _| Ok(())).await?;
     loop {
         match ws.read().await? {
             msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg).await?,

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::deflate::DeflateConfig;
+
 /// Per-connection settings. Build with [`Config::default`] and the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -24,6 +26,9 @@ pub struct Config {
     /// After this endpoint sends or answers a close frame, how long it waits for the peer's close
     /// frame or TCP close before dropping the connection. Default 5 s.
     pub close_timeout: Duration,
+    /// permessage-deflate: `None` (the default) never negotiates it; `Some` accepts (server) or
+    /// offers (client) it with these settings.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -36,6 +41,7 @@ impl Default for Config {
             max_handshake_size: 16 << 10,
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
+            deflate: None,
         }
     }
 }
@@ -62,6 +68,12 @@ impl Config {
     /// Sets [`Config::handshake_timeout`].
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Enables permessage-deflate with `deflate` (see [`Config::deflate`]).
+    pub fn with_deflate(mut self, deflate: DeflateConfig) -> Self {
+        self.deflate = Some(deflate);
         self
     }
 

@@ -41,6 +41,9 @@ pub enum ProtocolError {
     /// A text message or close reason that is not UTF-8 (§8.1).
     #[error("invalid UTF-8 in a text message")]
     InvalidUtf8,
+    /// A compressed message that does not inflate (RFC 7692 §8).
+    #[error("invalid compressed data")]
+    BadCompressedData,
     /// A frame over `Config::max_frame_size`.
     #[error("frame of {size} bytes exceeds the limit of {limit}")]
     FrameTooLarge { size: u64, limit: usize },
@@ -53,9 +56,9 @@ impl ProtocolError {
     /// The close code sent to the peer for this error (§7.4.1).
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 | Self::BadClose(CloseError::InvalidReason) => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            Self::InvalidUtf8
+            | Self::BadCompressedData
+            | Self::BadClose(CloseError::InvalidReason) => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::TOO_BIG,
             _ => CloseCode::PROTOCOL,
         }

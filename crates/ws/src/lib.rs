@@ -41,6 +41,7 @@
 #[cfg(feature = "tungstenite")]
 pub mod compat;
 pub mod config;
+pub mod deflate;
 pub mod driver;
 pub mod error;
 pub mod frame;

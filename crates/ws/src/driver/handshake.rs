@@ -10,6 +10,7 @@ use compio::net::TcpStream;
 
 use super::stream::WebSocket;
 use crate::config::Config;
+use crate::deflate::params::{accept_offer, check_response as deflate_response, offer};
 use crate::error::Error;
 use crate::handshake::client::Accepted;
 use crate::handshake::server::{write_accept, write_reject};
@@ -47,6 +48,11 @@ where
         let mut response = Response::default();
         let decision =
             check_request(&request).and_then(|key| callback(&request, &mut response).map(|()| key));
+        let deflate = config.deflate.as_ref().and_then(|cfg| {
+            let (neg, value) = accept_offer(request.header_all("Sec-WebSocket-Extensions"), cfg)?;
+            response.add_header("Sec-WebSocket-Extensions", value);
+            Some(neg)
+        });
         let mut out = BytesMut::with_capacity(256);
         match decision {
             Ok(key) => write_accept(&key, &response, &mut out),
@@ -62,13 +68,18 @@ where
         }
         write_all(&mut stream, out).await?;
         buf.advance(head_len);
-        Ok(buf)
+        Ok((buf, deflate))
     };
-    let leftover = match compio::time::timeout(config.handshake_timeout, handshake).await {
+    let (leftover, deflate) = match compio::time::timeout(config.handshake_timeout, handshake).await
+    {
         Ok(result) => result?,
         Err(_) => return Err(Error::Timeout),
     };
-    Ok(WebSocket::from_raw(stream, Role::Server, config, leftover))
+    let mut ws = WebSocket::from_raw(stream, Role::Server, config, leftover);
+    if let (Some(neg), Some(cfg)) = (deflate, &config.deflate) {
+        ws.enable_deflate(neg, cfg);
+    }
+    Ok(ws)
 }
 
 /// Opens a `ws://` URL over TCP (with `TCP_NODELAY`) with the default [`Config`].
@@ -103,6 +114,10 @@ pub async fn client<S: AsyncRead + AsyncWrite>(
     request: ClientRequest,
     config: &Config,
 ) -> Result<(WebSocket<S>, Accepted), Error> {
+    let request = match &config.deflate {
+        Some(cfg) => request.with_header("Sec-WebSocket-Extensions", offer(cfg)),
+        None => request,
+    };
     let handshake = async {
         let mut out = BytesMut::with_capacity(256);
         request.write(&mut out);
@@ -123,7 +138,23 @@ pub async fn client<S: AsyncRead + AsyncWrite>(
             Ok(result) => result?,
             Err(_) => return Err(Error::Timeout),
         };
-    Ok((WebSocket::from_raw(stream, Role::Client, config, leftover), accepted))
+    let deflate = match (&accepted.extensions, &config.deflate) {
+        (None, _) => None,
+        (Some(_), None) => {
+            let why = "server chose an extension that was not offered";
+            return Err(HandshakeError::InvalidResponse(why).into());
+        }
+        (Some(value), Some(cfg)) => {
+            let negotiated =
+                deflate_response(value, cfg).map_err(HandshakeError::InvalidResponse)?;
+            Some((negotiated, cfg))
+        }
+    };
+    let mut ws = WebSocket::from_raw(stream, Role::Client, config, leftover);
+    if let Some((negotiated, cfg)) = deflate {
+        ws.enable_deflate(negotiated, cfg);
+    }
+    Ok((ws, accepted))
 }
 
 /// Appends one read to `buf`, growing it up to `max + 1` bytes; EOF is a handshake error.

@@ -50,6 +50,20 @@ impl<S> WebSocket<S> {
         }
     }
 
+    /// Turns on permessage-deflate as negotiated (the handshake functions call this).
+    pub fn enable_deflate(
+        &mut self,
+        negotiated: crate::deflate::Negotiated,
+        config: &crate::deflate::DeflateConfig,
+    ) {
+        self.core.borrow_mut().proto.enable_deflate(negotiated, config);
+    }
+
+    /// Whether permessage-deflate is in use.
+    pub fn deflate_enabled(&self) -> bool {
+        self.core.borrow().proto.deflate_enabled()
+    }
+
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
         &self.stream

@@ -2,7 +2,7 @@
 //! final frame, enforcing the message size limit before any reserve. Control frames interleaved
 //! between fragments pass through `protocol` untouched. Owns no I/O buffer.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// What kind of message is being assembled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,20 +13,36 @@ pub enum DataKind {
     Binary,
 }
 
-/// A fragmented message in progress.
+/// A fragmented (or compressed) message in progress.
 #[derive(Debug)]
 pub struct Assembly {
     kind: DataKind,
-    /// The payloads received so far, concatenated.
-    buf: BytesMut,
+    /// The message is compressed (RSV1 on its first frame): `buf` holds inflated bytes.
+    compressed: bool,
+    /// The payloads received so far (inflated if compressed), concatenated.
+    buf: Vec<u8>,
 }
 
 impl Assembly {
     /// Starts a message with its first fragment.
     pub fn start(kind: DataKind, first: &[u8]) -> Self {
-        let mut buf = BytesMut::with_capacity(first.len().max(1024));
+        let mut buf = Vec::with_capacity(first.len().max(1024));
         buf.extend_from_slice(first);
-        Self { kind, buf }
+        Self { kind, compressed: false, buf }
+    }
+
+    /// Starts a compressed message; its fragments are inflated into [`Assembly::buffer`].
+    pub fn start_compressed(kind: DataKind) -> Self {
+        Self { kind, compressed: true, buf: Vec::new() }
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// The buffer inflated bytes go to.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
     }
 
     /// The message kind.
@@ -52,6 +68,6 @@ impl Assembly {
 
     /// The whole payload.
     pub fn finish(self) -> (DataKind, Bytes) {
-        (self.kind, self.buf.freeze())
+        (self.kind, Bytes::from(self.buf))
     }
 }

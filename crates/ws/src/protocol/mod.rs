@@ -27,6 +27,7 @@ pub mod outbox;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::config::Config;
+use crate::deflate::{Compressor, Decompressor, DeflateConfig, InflateError, Negotiated};
 use crate::error::{ProtocolError, UsageError};
 use crate::frame::{CloseFrame, FrameHeader, OpCode, apply_mask};
 use crate::message::Message;
@@ -63,8 +64,11 @@ pub enum State {
 struct InFlight {
     header: FrameHeader,
     header_len: usize,
-    /// The frame carries text (a Text frame, or a continuation of a text message).
+    /// The frame carries uncompressed text (a Text frame, or a continuation of a text message),
+    /// checked for UTF-8 as it arrives.
     text: bool,
+    /// The frame belongs to a compressed message.
+    compressed: bool,
     /// Payload bytes already unmasked (and, for text, UTF-8 checked) in place.
     /// Invariant: `checked <= header.payload_len`.
     checked: usize,
@@ -82,6 +86,18 @@ pub struct Protocol {
     assembly: Option<Assembly>,
     utf8: Utf8Validator,
     keys: MaskKeys,
+    /// Set when permessage-deflate was negotiated.
+    deflate: Option<Deflate>,
+}
+
+/// permessage-deflate state of a connection.
+#[derive(Debug)]
+struct Deflate {
+    compressor: Compressor,
+    decompressor: Decompressor,
+    /// False when the peer limited our window to 8, which zlib cannot honour: send uncompressed.
+    compress: bool,
+    min_size: usize,
 }
 
 impl Protocol {
@@ -96,7 +112,36 @@ impl Protocol {
             assembly: None,
             utf8: Utf8Validator::new(),
             keys: MaskKeys::default(),
+            deflate: None,
         }
+    }
+
+    /// Turns on permessage-deflate as negotiated in the handshake.
+    pub fn enable_deflate(&mut self, negotiated: Negotiated, config: &DeflateConfig) {
+        let (ours_bits, ours_reset, theirs_reset) = match self.role {
+            Role::Server => (
+                negotiated.server_max_window_bits,
+                negotiated.server_no_context_takeover,
+                negotiated.client_no_context_takeover,
+            ),
+            Role::Client => (
+                negotiated.client_max_window_bits,
+                negotiated.client_no_context_takeover,
+                negotiated.server_no_context_takeover,
+            ),
+        };
+        let bits = ours_bits.min(config.max_window_bits);
+        self.deflate = Some(Deflate {
+            compressor: Compressor::new(bits, config.level, ours_reset),
+            decompressor: Decompressor::new(theirs_reset),
+            compress: bits >= 9,
+            min_size: config.min_size,
+        });
+    }
+
+    /// Whether permessage-deflate is in use.
+    pub fn deflate_enabled(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// This side's role.
@@ -152,8 +197,8 @@ impl Protocol {
                 None => match FrameHeader::parse(buf)? {
                     None => return Ok(None),
                     Some((header, header_len)) => {
-                        let text = self.check_header(&header)?;
-                        InFlight { header, header_len, text, checked: 0 }
+                        let (text, compressed) = self.check_header(&header)?;
+                        InFlight { header, header_len, text, compressed, checked: 0 }
                     }
                 },
             };
@@ -177,7 +222,12 @@ impl Protocol {
             self.in_flight = None;
             buf.advance(frame.header_len);
             let payload = buf.split_to(payload_len).freeze();
-            if let Some(msg) = self.on_frame(frame.header, payload, out)? {
+            let result = if frame.compressed {
+                self.on_compressed_frame(frame.header, &payload)
+            } else {
+                self.on_frame(frame.header, payload, out)
+            };
+            if let Some(msg) = result? {
                 return Ok(Some(msg));
             }
             if self.state == State::Closed {
@@ -186,9 +236,18 @@ impl Protocol {
         }
     }
 
-    /// Checks a header against the rules that need no payload; returns whether it carries text.
-    fn check_header(&self, h: &FrameHeader) -> Result<bool, ProtocolError> {
-        if h.rsv != 0 {
+    /// Checks a header against the rules that need no payload; returns whether it carries
+    /// uncompressed text and whether it belongs to a compressed message.
+    fn check_header(&self, h: &FrameHeader) -> Result<(bool, bool), ProtocolError> {
+        // RFC 7692 §6: RSV1 marks the first frame of a compressed message; nothing else may set
+        // a reserved bit.
+        let rsv1 = h.rsv == 0b100;
+        if (h.rsv != 0 && !rsv1)
+            || (rsv1
+                && (self.deflate.is_none()
+                    || h.opcode.is_control()
+                    || h.opcode == OpCode::Continuation))
+        {
             return Err(ProtocolError::ReservedBits);
         }
         match (self.role, h.mask.is_some()) {
@@ -203,7 +262,7 @@ impl Protocol {
             if h.payload_len > 125 {
                 return Err(ProtocolError::ControlTooLong);
             }
-            return Ok(false);
+            return Ok((false, false));
         }
         if h.payload_len > self.max_frame_size as u64 {
             return Err(ProtocolError::FrameTooLarge {
@@ -211,17 +270,65 @@ impl Protocol {
                 limit: self.max_frame_size,
             });
         }
-        let (assembled, text) = match (h.opcode, &self.assembly) {
+        let (assembled, text, compressed) = match (h.opcode, &self.assembly) {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
-            (OpCode::Continuation, Some(a)) => (a.len() as u64, a.kind() == DataKind::Text),
+            (OpCode::Continuation, Some(a)) => {
+                (a.len() as u64, a.kind() == DataKind::Text, a.is_compressed())
+            }
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
-            (op, None) => (0, op == OpCode::Text),
+            (op, None) => (0, op == OpCode::Text, rsv1),
         };
+        // For compressed messages this bounds the compressed bytes; the inflated size is bounded
+        // while inflating.
         let size = assembled.saturating_add(h.payload_len);
         if size > self.max_message_size as u64 {
             return Err(ProtocolError::MessageTooLarge { size, limit: self.max_message_size });
         }
-        Ok(text)
+        Ok((text && !compressed, compressed))
+    }
+
+    /// Handles one frame of a compressed message: inflates it (bounded by the message limit),
+    /// checks new text for UTF-8, and returns the message at its final frame.
+    fn on_compressed_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: &[u8],
+    ) -> Result<Option<Message>, ProtocolError> {
+        let limit = self.max_message_size;
+        if header.opcode != OpCode::Continuation {
+            let kind =
+                if header.opcode == OpCode::Text { DataKind::Text } else { DataKind::Binary };
+            self.assembly = Some(Assembly::start_compressed(kind));
+        }
+        let (Some(assembly), Some(deflate)) = (self.assembly.as_mut(), self.deflate.as_mut())
+        else {
+            return Err(ProtocolError::UnexpectedContinuation);
+        };
+        let out = assembly.buffer();
+        let before = out.len();
+        deflate.decompressor.inflate(payload, header.fin, out, limit).map_err(|e| match e {
+            InflateError::TooBig(limit) => {
+                ProtocolError::MessageTooLarge { size: limit as u64 + 1, limit }
+            }
+            InflateError::Corrupt => ProtocolError::BadCompressedData,
+        })?;
+        if assembly.kind() == DataKind::Text {
+            self.utf8.feed(&assembly.buffer()[before..]).map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        if !header.fin {
+            return Ok(None);
+        }
+        let Some(assembly) = self.assembly.take() else {
+            return Err(ProtocolError::UnexpectedContinuation);
+        };
+        let msg = match assembly.finish() {
+            (DataKind::Text, bytes) => {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                Message::Text(Utf8Bytes::from_validated(bytes))
+            }
+            (DataKind::Binary, bytes) => Message::Binary(bytes),
+        };
+        Ok((self.state != State::CloseSent).then_some(msg))
     }
 
     /// Handles one complete, unmasked frame.
@@ -300,8 +407,8 @@ impl Protocol {
             return Err(UsageError::Closed);
         }
         match msg {
-            Message::Text(text) => self.push(OpCode::Text, &text.into_bytes(), out),
-            Message::Binary(bytes) => self.push(OpCode::Binary, &bytes, out),
+            Message::Text(text) => self.push_data(OpCode::Text, &text.into_bytes(), out),
+            Message::Binary(bytes) => self.push_data(OpCode::Binary, &bytes, out),
             Message::Ping(bytes) | Message::Pong(bytes) if bytes.len() > 125 => {
                 return Err(UsageError::ControlTooLong(bytes.len()));
             }
@@ -349,6 +456,25 @@ impl Protocol {
         self.push(OpCode::Close, &payload.freeze(), out);
         self.state = State::CloseSent;
         Ok(())
+    }
+
+    /// Queues a data message, compressed when permessage-deflate is on and it is worth it.
+    fn push_data(&mut self, opcode: OpCode, payload: &Bytes, out: &mut Outbox) {
+        if let Some(deflate) = self.deflate.as_mut()
+            && deflate.compress
+            && payload.len() >= deflate.min_size
+        {
+            let mut compressed = Vec::with_capacity(payload.len() / 2 + 64);
+            if deflate.compressor.compress(payload, &mut compressed) {
+                let mask = match self.role {
+                    Role::Client => Some(self.keys.next_key()),
+                    Role::Server => None,
+                };
+                out.push_frame_rsv(opcode, true, 0b100, &Bytes::from(compressed), mask);
+                return;
+            }
+        }
+        self.push(opcode, payload, out);
     }
 
     fn push(&mut self, opcode: OpCode, payload: &Bytes, out: &mut Outbox) {

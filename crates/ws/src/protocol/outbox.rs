@@ -50,7 +50,19 @@ impl Outbox {
         payload: &Bytes,
         mask: Option<[u8; 4]>,
     ) {
-        let header = FrameHeader { fin, rsv: 0, opcode, mask, payload_len: payload.len() as u64 };
+        self.push_frame_rsv(opcode, fin, 0, payload, mask);
+    }
+
+    /// Queues one frame with RSV bits `rsv` (RSV1 = `0b100` marks a compressed message).
+    pub fn push_frame_rsv(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
+        payload: &Bytes,
+        mask: Option<[u8; 4]>,
+    ) {
+        let header = FrameHeader { fin, rsv, opcode, mask, payload_len: payload.len() as u64 };
         let copy = mask.is_some() || payload.len() <= self.coalesce_threshold;
         let need = header.encoded_len() + if copy { payload.len() } else { 0 };
         if self.head.capacity() - self.head.len() < need {

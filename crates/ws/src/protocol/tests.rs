@@ -370,3 +370,111 @@ proptest! {
         }
     }
 }
+
+mod deflate {
+    use super::*;
+    use crate::deflate::{DeflateConfig, Negotiated};
+
+    fn pair(neg: Negotiated) -> (Protocol, Protocol) {
+        let config = Config::default();
+        let (mut client, mut server) =
+            (Protocol::new(Role::Client, &config), Protocol::new(Role::Server, &config));
+        let dc = DeflateConfig { min_size: 0, ..DeflateConfig::default() };
+        client.enable_deflate(neg, &dc);
+        server.enable_deflate(neg, &dc);
+        (client, server)
+    }
+
+    const NEG: Negotiated = Negotiated {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+
+    fn send_all(p: &mut Protocol, msgs: &[Message]) -> Vec<u8> {
+        let mut out = Outbox::new(64);
+        for m in msgs {
+            p.send(m.clone(), &mut out).unwrap();
+        }
+        let mut segs = Vec::new();
+        out.drain_into(&mut segs, 1024);
+        segs.concat()
+    }
+
+    #[test]
+    fn compressed_messages_round_trip_both_ways_with_rsv1_set() {
+        for reset in [false, true] {
+            let neg = Negotiated {
+                server_no_context_takeover: reset,
+                client_no_context_takeover: reset,
+                ..NEG
+            };
+            let (mut client, mut server) = pair(neg);
+            let text = "{\"k\":\"value\"}".repeat(300);
+            let msgs = vec![
+                Message::text(text.clone()),
+                Message::binary(vec![7u8; 5000]),
+                Message::text(text),
+            ];
+            let wire = send_all(&mut client, &msgs);
+            assert_eq!(wire[0] & 0x40, 0x40, "RSV1 on the first frame");
+            assert!(wire.len() < 2000, "compressed: {} bytes", wire.len());
+            let (got, res, _) = run(&mut server, &wire);
+            assert_eq!((got, res), (msgs.clone(), Ok(())));
+            let wire = send_all(&mut server, &msgs);
+            let (got, res, _) = run(&mut client, &wire);
+            assert_eq!((got, res), (msgs, Ok(())));
+        }
+    }
+
+    #[test]
+    fn rsv1_is_refused_on_control_frames_continuations_and_without_negotiation() {
+        let (_, mut server) = pair(NEG);
+        let (_, res, _) = run(&mut server, &client_frame(0x49, true, b"x"));
+        assert_eq!(res, Err(ProtocolError::ReservedBits), "RSV1 on a ping");
+        let (_, mut server) = pair(NEG);
+        let mut bytes = client_frame(0x1, false, b"a");
+        bytes.extend(client_frame(0x40, true, b"b"));
+        let (_, res, _) = run(&mut server, &bytes);
+        assert_eq!(res, Err(ProtocolError::ReservedBits), "RSV1 on a continuation");
+        let (_, res, _) = run(&mut super::server(), &client_frame(0x41, true, b"x"));
+        assert_eq!(res, Err(ProtocolError::ReservedBits), "not negotiated");
+    }
+
+    #[test]
+    fn a_fragmented_compressed_message_inflates_across_frames() {
+        let (mut client, mut server) = pair(NEG);
+        let text = "abcdefgh".repeat(1000);
+        let wire = send_all(&mut client, &[Message::text(text.clone())]);
+        // Re-frame the single compressed frame's payload as three fragments.
+        let (h, n) = FrameHeader::parse(&wire).unwrap().unwrap();
+        let mut payload = wire[n..].to_vec();
+        apply_mask(&mut payload, h.mask.unwrap(), 0);
+        let third = payload.len() / 3;
+        let mut bytes = client_frame(0x41, false, &payload[..third]);
+        bytes.extend(client_frame(0x0, false, &payload[third..2 * third]));
+        bytes.extend(client_frame(0x0, true, &payload[2 * third..]));
+        let (got, res, _) = run(&mut server, &bytes);
+        assert_eq!((got, res), (vec![Message::text(text)], Ok(())));
+    }
+
+    #[test]
+    fn a_decompression_bomb_gets_1009_and_garbage_gets_1007() {
+        let config = Config::default().with_max_message_size(1 << 20);
+        let dc = DeflateConfig { min_size: 0, ..DeflateConfig::default() };
+        let mut client = Protocol::new(Role::Client, &Config::default());
+        client.enable_deflate(NEG, &dc);
+        let wire = send_all(&mut client, &[Message::binary(vec![0u8; 8 << 20])]);
+        assert!(wire.len() < 64 << 10);
+        let mut server = Protocol::new(Role::Server, &config);
+        server.enable_deflate(NEG, &dc);
+        let (_, res, sent) = run(&mut server, &wire);
+        assert!(matches!(res, Err(ProtocolError::MessageTooLarge { .. })), "{res:?}");
+        assert_eq!(sent, server_close(CloseCode::TOO_BIG));
+        let (_, mut server) = pair(NEG);
+        let (_, res, sent) = run(&mut server, &client_frame(0x42, true, &[0xff, 0xff, 0xff]));
+        assert_eq!(res, Err(ProtocolError::BadCompressedData));
+        assert_eq!(sent, server_close(CloseCode::INVALID_PAYLOAD));
+    }
+}
