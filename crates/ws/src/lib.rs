@@ -48,6 +48,8 @@ pub mod frame;
 pub mod handshake;
 pub mod message;
 pub mod protocol;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod utf8;
 
 pub use config::Config;

@@ -117,3 +117,37 @@ async fn works_over_a_unix_stream_too() {
     assert!(matches!(server.await.unwrap(), Ok(Message::Close(None))));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[compio::test]
+async fn compressed_echo_with_context_takeover_on_and_off() {
+    use eddy_ws::deflate::DeflateConfig;
+    for no_takeover in [false, true] {
+        let deflate = DeflateConfig {
+            server_no_context_takeover: no_takeover,
+            client_no_context_takeover: no_takeover,
+            ..DeflateConfig::default()
+        };
+        let config = Config::default().with_deflate(deflate);
+        let (addr, server) = serve_one(config.clone(), |ws| async move {
+            let mut ws = ws.unwrap();
+            assert!(ws.deflate_enabled());
+            while let Ok(msg) = ws.read().await {
+                if msg.is_data() {
+                    ws.send(msg).await.unwrap();
+                }
+            }
+        })
+        .await;
+        let request = eddy_ws::ClientRequest::new(&url(addr)).unwrap();
+        let (mut ws, accepted) = eddy_ws::connect_with(request, &config).await.unwrap();
+        let ext = String::from_utf8(accepted.extensions.clone().unwrap()).unwrap();
+        assert_eq!(ext.contains("no_context_takeover"), no_takeover, "{ext}");
+        for i in 0..20 {
+            let json = format!("{{\"seq\":{i},\"payload\":\"{}\"}}", "abc".repeat(100 + i));
+            ws.send(Message::text(json.clone())).await.unwrap();
+            assert_eq!(ws.read().await.unwrap(), Message::text(json));
+        }
+        ws.close(None).await.unwrap();
+        server.await.unwrap();
+    }
+}
