@@ -23,5 +23,8 @@ cargo test --workspace --all-features
 step "Autobahn|Testsuite (server and client)"
 scripts/autobahn.sh all
 
+step "browser interop (headless Chromium)"
+scripts/browser-test.sh
+
 step "benchmark smoke (results under target/bench-smoke, not committed)"
 cargo bench -p eddy-ws --bench codec -- --quick --out target/bench-smoke

@@ -149,6 +149,68 @@ fn main() {
         }
     }
 
+    // permessage-deflate on JSON-like text: the sender's compress and the receiver's decode of
+    // a compressed message (context takeover on, level 3, window 15).
+    for (label, records) in [("1 KiB", 20), ("64 KiB", 1300)] {
+        let json: String = (0..records)
+            .map(|i| {
+                format!("{{\"id\":{i},\"name\":\"eddy\",\"ok\":true,\"tags\":[\"a\",\"b\"]}},")
+            })
+            .collect();
+        let payload = Bytes::from(json);
+        let neg = eddy_ws::deflate::Negotiated {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        let dc = eddy_ws::deflate::DeflateConfig { min_size: 0, ..Default::default() };
+        let mut server = Protocol::new(Role::Server, &Config::default());
+        server.enable_deflate(neg, &dc);
+        let mut out = Outbox::new(1024);
+        let mut segs = Vec::new();
+        bench.run(&format!("deflate send {label} JSON (server)"), "msg", 1, payload.len(), || {
+            if server.send(eddy_ws::Message::Binary(payload.clone()), &mut out).is_err() {
+                unreachable!("open connection");
+            }
+            out.drain_into(&mut segs, 512);
+            black_box(&segs);
+            segs.clear();
+        });
+        // One client-side compressed stream of many messages, decoded by a fresh server each run.
+        let mut client = Protocol::new(Role::Client, &Config::default());
+        client.enable_deflate(neg, &dc);
+        let mut cout = Outbox::new(1024);
+        let count = 64;
+        for _ in 0..count {
+            if client.send(eddy_ws::Message::Binary(payload.clone()), &mut cout).is_err() {
+                unreachable!("open connection");
+            }
+        }
+        let mut wire = Vec::new();
+        cout.drain_into(&mut wire, 1 << 20);
+        let wire = BytesMut::from(&wire.concat()[..]);
+        println!(
+            "  {label} JSON compresses to {:.1}% on the wire",
+            100.0 * wire.len() as f64 / (count * payload.len()) as f64
+        );
+        bench.run(
+            &format!("inflate + decode {label} JSON (server)"),
+            "msg",
+            count,
+            payload.len(),
+            || {
+                let mut buf = wire.clone();
+                let mut proto = Protocol::new(Role::Server, &Config::default());
+                proto.enable_deflate(neg, &dc);
+                let mut out = Outbox::new(1024);
+                while let Ok(Some(msg)) = proto.read_message(&mut buf, &mut out) {
+                    black_box(msg);
+                }
+            },
+        );
+    }
+
     let text = "Eddy – WebSocket über io_uring ✓ ".repeat(2048);
     bench.run("utf8 validate 64 KiB (incremental)", "buf", 1, text.len(), || {
         let mut v = Utf8Validator::new();
