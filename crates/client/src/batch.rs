@@ -1,0 +1,106 @@
+//! Outgoing batches (messages already in wire layout, so a benchmark can send the same batch many
+//! times without re-encoding) and polled messages (payloads sliced out of the reply, no copy).
+
+use bytes::{Buf, Bytes, BytesMut};
+use eddy_wire::message::{HEADER_LEN, MessageHeader, encode_message};
+
+use crate::ClientError;
+
+/// Messages ready to send.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The messages back to back in wire layout.
+    pub(crate) messages: Bytes,
+    /// Invariant: one entry per message, summing to `messages.len()`.
+    pub(crate) lengths: Vec<u32>,
+}
+
+impl Batch {
+    /// A batch of `(id, payload)` messages without user headers.
+    pub fn from_payloads<'a>(messages: impl IntoIterator<Item = (u128, &'a [u8])>) -> Self {
+        Self::from_messages(messages.into_iter().map(|(id, p)| (id, p, &[][..])))
+    }
+
+    /// A batch of `(id, payload, user_headers)` messages; `user_headers` is Iggy's encoded header
+    /// map (or empty).
+    pub fn from_messages<'a>(
+        messages: impl IntoIterator<Item = (u128, &'a [u8], &'a [u8])>,
+    ) -> Self {
+        let mut out = BytesMut::new();
+        let mut lengths = Vec::new();
+        for (id, payload, headers) in messages {
+            let before = out.len();
+            encode_message(&mut out, id, 0, payload, headers);
+            lengths.push((out.len() - before) as u32);
+        }
+        Self { messages: out.freeze(), lengths }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lengths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lengths.is_empty()
+    }
+
+    /// Bytes of message data.
+    pub fn size_bytes(&self) -> usize {
+        self.messages.len()
+    }
+}
+
+/// One polled message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolledMessage {
+    pub offset: u64,
+    pub id: u128,
+    pub timestamp: u64,
+    pub checksum: u64,
+    pub payload: Bytes,
+    pub user_headers: Bytes,
+}
+
+/// A poll reply.
+#[derive(Debug, Clone, Default)]
+pub struct Polled {
+    pub partition: u32,
+    pub current_offset: u64,
+    pub messages: Vec<PolledMessage>,
+}
+
+impl Polled {
+    /// Parses `[partition u32][current_offset u64][count u32][messages]`.
+    pub(crate) fn parse(mut reply: Bytes) -> Result<Self, ClientError> {
+        if reply.len() < 16 {
+            return Err(ClientError::Malformed("poll reply shorter than 16 bytes"));
+        }
+        let partition = reply.get_u32_le();
+        let current_offset = reply.get_u64_le();
+        let count = reply.get_u32_le() as usize;
+        let mut messages = Vec::with_capacity(count.min(reply.len() / HEADER_LEN));
+        while !reply.is_empty() {
+            let h = MessageHeader::parse(&reply)
+                .ok_or(ClientError::Malformed("truncated message header"))?;
+            let total = h.total_len() as usize;
+            if total > reply.len() {
+                return Err(ClientError::Malformed("truncated message"));
+            }
+            let mut msg = reply.split_to(total);
+            msg.advance(HEADER_LEN);
+            let payload = msg.split_to(h.payload_len as usize);
+            messages.push(PolledMessage {
+                offset: h.offset,
+                id: h.id,
+                timestamp: h.timestamp,
+                checksum: h.checksum,
+                payload,
+                user_headers: msg,
+            });
+        }
+        if messages.len() != count {
+            return Err(ClientError::Malformed("message count does not match"));
+        }
+        Ok(Self { partition, current_offset, messages })
+    }
+}

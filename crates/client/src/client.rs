@@ -1,0 +1,197 @@
+//! The typed API: one method per command, each encoding its request, exchanging it, and decoding
+//! the reply.
+
+use std::net::SocketAddr;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use eddy_wire::Identifier;
+use eddy_wire::codes::command;
+use eddy_wire::commands::messages::{Partitioning, PollingStrategy, SendMessages};
+use eddy_wire::commands::users::Login;
+
+use crate::ClientError;
+use crate::batch::{Batch, Polled};
+use crate::connection::{Connection, Transport};
+
+/// What to poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Poll {
+    pub partition: u32,
+    /// A numeric consumer id.
+    pub consumer: u32,
+    pub strategy: PollingStrategy,
+    pub count: u32,
+    /// Store the last polled offset for the consumer.
+    pub auto_commit: bool,
+}
+
+/// A connection to an Iggy-protocol server.
+pub struct Client {
+    conn: Connection,
+}
+
+fn u32_at(b: &[u8], at: usize) -> Result<u32, ClientError> {
+    b.get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or(ClientError::Malformed("reply too short"))
+}
+
+fn consumer_and_ids(
+    out: &mut BytesMut,
+    consumer: u32,
+    stream: &Identifier,
+    topic: &Identifier,
+    partition: u32,
+) {
+    out.put_u8(1);
+    Identifier::Numeric(consumer).encode(out);
+    stream.encode(out);
+    topic.encode(out);
+    out.put_u8(1);
+    out.put_u32_le(partition);
+}
+
+impl Client {
+    /// Connects (no login yet).
+    pub async fn connect(transport: Transport, addr: SocketAddr) -> Result<Self, ClientError> {
+        Ok(Self { conn: Connection::open(transport, addr).await? })
+    }
+
+    /// Runs one command; an error status becomes `ClientError::Status`.
+    pub async fn request(&mut self, code: u32, payload: Bytes) -> Result<Bytes, ClientError> {
+        match self.conn.exchange(code, payload).await? {
+            (0, body) => Ok(body),
+            (status, _) => Err(ClientError::Status(status)),
+        }
+    }
+
+    pub async fn ping(&mut self) -> Result<(), ClientError> {
+        self.request(command::PING, Bytes::new()).await.map(drop)
+    }
+
+    /// Logs in; returns the user id.
+    pub async fn login(&mut self, username: &str, password: &str) -> Result<u32, ClientError> {
+        let mut out = BytesMut::new();
+        Login {
+            username: username.into(),
+            password: password.into(),
+            version: Some("eddy-client".into()),
+        }
+        .encode(&mut out);
+        let reply = self.request(command::LOGIN_USER, out.freeze()).await?;
+        u32_at(&reply, 0)
+    }
+
+    /// Creates a stream; returns its id.
+    pub async fn create_stream(&mut self, name: &str) -> Result<u32, ClientError> {
+        let mut out = BytesMut::new();
+        out.put_u8(name.len() as u8);
+        out.put_slice(name.as_bytes());
+        let reply = self.request(command::CREATE_STREAM, out.freeze()).await?;
+        u32_at(&reply, 0)
+    }
+
+    pub async fn delete_stream(&mut self, stream: &Identifier) -> Result<(), ClientError> {
+        let mut out = BytesMut::new();
+        stream.encode(&mut out);
+        self.request(command::DELETE_STREAM, out.freeze()).await.map(drop)
+    }
+
+    /// Creates a topic with `partitions` partitions; returns its id.
+    pub async fn create_topic(
+        &mut self,
+        stream: &Identifier,
+        name: &str,
+        partitions: u32,
+    ) -> Result<u32, ClientError> {
+        let mut out = BytesMut::new();
+        stream.encode(&mut out);
+        out.put_u32_le(partitions);
+        out.put_u8(1); // compression: none
+        out.put_u64_le(0); // message expiry: server default
+        out.put_u64_le(0); // max topic size: server default
+        out.put_u8(1); // replication factor
+        out.put_u8(name.len() as u8);
+        out.put_slice(name.as_bytes());
+        let reply = self.request(command::CREATE_TOPIC, out.freeze()).await?;
+        u32_at(&reply, 0)
+    }
+
+    /// Sends a batch.
+    pub async fn send(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        partitioning: &Partitioning,
+        batch: &Batch,
+    ) -> Result<(), ClientError> {
+        let mut out = BytesMut::with_capacity(64 + batch.len() * 16 + batch.size_bytes());
+        SendMessages::encode(
+            stream,
+            topic,
+            partitioning,
+            &batch.messages,
+            &batch.lengths,
+            &mut out,
+        );
+        self.request(command::SEND_MESSAGES, out.freeze()).await.map(drop)
+    }
+
+    /// Polls messages as `spec` says.
+    pub async fn poll(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        spec: &Poll,
+    ) -> Result<Polled, ClientError> {
+        let mut out = BytesMut::with_capacity(64);
+        consumer_and_ids(&mut out, spec.consumer, stream, topic, spec.partition);
+        let (kind, value) = match spec.strategy {
+            PollingStrategy::Offset(o) => (1, o),
+            PollingStrategy::Timestamp(t) => (2, t),
+            PollingStrategy::First => (3, 0),
+            PollingStrategy::Last => (4, 0),
+            PollingStrategy::Next => (5, 0),
+        };
+        out.put_u8(kind);
+        out.put_u64_le(value);
+        out.put_u32_le(spec.count);
+        out.put_u8(u8::from(spec.auto_commit));
+        let reply = self.request(command::POLL_MESSAGES, out.freeze()).await?;
+        Polled::parse(reply)
+    }
+
+    /// Stores a consumer offset.
+    pub async fn store_offset(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        partition: u32,
+        consumer: u32,
+        offset: u64,
+    ) -> Result<(), ClientError> {
+        let mut out = BytesMut::with_capacity(48);
+        consumer_and_ids(&mut out, consumer, stream, topic, partition);
+        out.put_u64_le(offset);
+        self.request(command::STORE_CONSUMER_OFFSET, out.freeze()).await.map(drop)
+    }
+
+    /// The stored offset of a consumer, if any.
+    pub async fn get_offset(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        partition: u32,
+        consumer: u32,
+    ) -> Result<Option<u64>, ClientError> {
+        let mut out = BytesMut::with_capacity(48);
+        consumer_and_ids(&mut out, consumer, stream, topic, partition);
+        let reply = self.request(command::GET_CONSUMER_OFFSET, out.freeze()).await?;
+        if reply.is_empty() {
+            return Ok(None);
+        }
+        let stored = reply.get(12..20).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
+        stored.map(Some).ok_or(ClientError::Malformed("offset reply too short"))
+    }
+}

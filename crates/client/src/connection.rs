@@ -1,0 +1,108 @@
+//! One request/response exchange over TCP or WebSocket: the request goes out as header + payload
+//! in one vectored write (TCP) or one binary message made of both (WebSocket); the reply is read
+//! whole into an owned buffer.
+
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use compio::buf::BufResult;
+use compio::io::{AsyncReadExt, AsyncWriteExt};
+use compio::net::TcpStream;
+use eddy_wire::framing::{RESPONSE_HEADER_LEN, RequestHeader, parse_response_header};
+use eddy_ws::{Message, WebSocket};
+
+use crate::ClientError;
+
+/// How to reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    WebSocket,
+}
+
+pub(crate) enum Connection {
+    Tcp { stream: TcpStream, buf: BytesMut },
+    Ws { ws: Box<WebSocket<TcpStream>>, pending: BytesMut },
+}
+
+impl Connection {
+    pub async fn open(transport: Transport, addr: SocketAddr) -> Result<Self, ClientError> {
+        match transport {
+            Transport::Tcp => {
+                let stream = TcpStream::connect(addr).await?;
+                stream.set_nodelay(true)?;
+                Ok(Self::Tcp { stream, buf: BytesMut::with_capacity(8 << 10) })
+            }
+            Transport::WebSocket => {
+                let config = eddy_ws::Config::default()
+                    .with_max_message_size(256 << 20)
+                    .with_max_frame_size(256 << 20);
+                let request = eddy_ws::ClientRequest::new(&format!("ws://{addr}/"))
+                    .map_err(eddy_ws::Error::from)?;
+                let (ws, _) = eddy_ws::connect_with(request, &config).await?;
+                Ok(Self::Ws { ws: Box::new(ws), pending: BytesMut::new() })
+            }
+        }
+    }
+
+    /// Sends one request and returns `(status, payload)`.
+    pub async fn exchange(
+        &mut self,
+        code: u32,
+        payload: Bytes,
+    ) -> Result<(u32, Bytes), ClientError> {
+        let mut head = BytesMut::with_capacity(8);
+        RequestHeader::encode(code, payload.len(), &mut head);
+        match self {
+            Self::Tcp { stream, buf } => {
+                let BufResult(res, _) = stream.write_vectored_all([head.freeze(), payload]).await;
+                res?;
+                read_reply(stream, buf).await
+            }
+            Self::Ws { ws, pending } => {
+                ws.feed_binary_parts(&[head.freeze(), payload])?;
+                ws.flush().await?;
+                loop {
+                    if let Some((status, len)) = parse_response_header(pending)
+                        && pending.len() >= RESPONSE_HEADER_LEN + len
+                    {
+                        let mut frame = pending.split_to(RESPONSE_HEADER_LEN + len);
+                        let body = frame.split_off(RESPONSE_HEADER_LEN).freeze();
+                        return Ok((status, body));
+                    }
+                    match ws.read().await? {
+                        Message::Binary(data) => pending.extend_from_slice(&data),
+                        Message::Close(_) => return Err(ClientError::Closed),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads one whole reply from a TCP stream.
+async fn read_reply(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Result<(u32, Bytes), ClientError> {
+    loop {
+        if let Some((status, len)) = parse_response_header(buf)
+            && buf.len() >= RESPONSE_HEADER_LEN + len
+        {
+            let mut frame = buf.split_to(RESPONSE_HEADER_LEN + len);
+            let body = frame.split_off(RESPONSE_HEADER_LEN).freeze();
+            return Ok((status, body));
+        }
+        let want = parse_response_header(buf)
+            .map_or(8 << 10, |(_, len)| RESPONSE_HEADER_LEN + len - buf.len());
+        if buf.capacity() - buf.len() < want.min(1 << 20) {
+            buf.reserve(want.clamp(8 << 10, 64 << 20));
+        }
+        let BufResult(res, b) = stream.append(std::mem::take(buf)).await;
+        *buf = b;
+        if res? == 0 {
+            return Err(ClientError::Closed);
+        }
+    }
+}
