@@ -71,6 +71,15 @@ impl Connection {
                         return Ok((status, body));
                     }
                     match ws.read().await? {
+                        // The usual case: one whole reply in one message, taken without a copy.
+                        Message::Binary(mut data) if pending.is_empty() => {
+                            match parse_response_header(&data) {
+                                Some((status, len)) if data.len() == RESPONSE_HEADER_LEN + len => {
+                                    return Ok((status, data.split_off(RESPONSE_HEADER_LEN)));
+                                }
+                                _ => pending.extend_from_slice(&data),
+                            }
+                        }
                         Message::Binary(data) => pending.extend_from_slice(&data),
                         Message::Close(_) => return Err(ClientError::Closed),
                         _ => {}

@@ -21,6 +21,9 @@ const MIN_READ: usize = 512;
 const GROWTH: usize = 4;
 /// Allocations at least this big are recycled.
 const LARGE: usize = 256 << 10;
+/// A frame up to this size gets its whole buffer at once when its header arrives (fewer reads and
+/// copies; the pages fault in only as bytes arrive). Beyond it, growth is geometric from here.
+const FIRST_STEP: usize = 1 << 20;
 /// Most parked large buffers per thread.
 pub const PARKED_MAX: usize = 4;
 
@@ -92,12 +95,15 @@ impl ReadBuffer {
             // A big frame was consumed: go back to the resting size.
             self.reallocate(self.base.max(need.min(2 * self.base)));
         } else if spare < want_more.min(MIN_READ) {
-            let grown =
-                if need <= self.base { self.base } else { need.min((GROWTH * cap).max(self.base)) };
+            let grown = if need <= self.base {
+                self.base
+            } else {
+                need.min((GROWTH * cap).max(FIRST_STEP))
+            };
             self.reallocate(grown.max(len + want_more.min(MIN_READ)));
         } else if spare < want_more && cap < need {
             // Room for a read, but the frame needs more: grow geometrically toward `need`.
-            self.reallocate(need.min(GROWTH * cap));
+            self.reallocate(need.min((GROWTH * cap).max(FIRST_STEP)));
         }
         std::mem::take(&mut self.buf)
     }
@@ -138,12 +144,13 @@ mod tests {
         let buf = rb.prepare(2);
         assert_eq!(buf.capacity(), 4096);
         rb.restore(buf);
-        let need = 1 << 20;
+        let need = 8 << 20;
         let mut caps = Vec::new();
         while rb.bytes_mut().len() < need {
             fill(&mut rb, need, usize::MAX);
             caps.push(rb.capacity());
         }
+        assert_eq!(caps[0], FIRST_STEP, "the first step for a large frame");
         assert!(caps.windows(2).all(|w| w[1] <= GROWTH * w[0]), "geometric steps: {caps:?}");
         assert_eq!(*caps.last().unwrap(), need, "never beyond the frame");
         // The frame is consumed: the next read uses a base-sized buffer.

@@ -1,0 +1,360 @@
+//! `eddy-bench`: the Iggy article's pinned-producer and pinned-consumer benchmarks, TCP vs
+//! WebSocket in one run against the same server, with latency percentiles, a console table, and a
+//! results folder (JSON, Markdown, PNG charts).
+
+mod actors;
+mod chart;
+mod server;
+mod stats;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actors::{ActorRun, Kind, Workload};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use eddy_client::Transport;
+use serde::Serialize;
+use stats::{PERCENTILES, Summary};
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// N producers, each on its own stream (one topic, one partition), sending batches.
+    PinnedProducer(RunArgs),
+    /// N consumers, each polling its own stream by offset (filled first, untimed).
+    PinnedConsumer(RunArgs),
+    /// Runs eddy-server in this process (used by the benchmark for its child process).
+    #[command(hide = true)]
+    Serve {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        fsync: bool,
+        #[arg(long, default_value_t = 0)]
+        shards: usize,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TransportArg {
+    Tcp,
+    Ws,
+    Both,
+}
+
+#[derive(clap::Args, Clone)]
+struct RunArgs {
+    /// tcp, ws, or both (TCP then WebSocket against the same server, alternating per round).
+    #[arg(long, value_enum, default_value = "both")]
+    transport: TransportArg,
+    /// Actors (producers or consumers), each with its own stream and connection.
+    #[arg(long, default_value_t = 2)]
+    actors: usize,
+    #[arg(long, default_value_t = 1000)]
+    messages_per_batch: u32,
+    /// Payload bytes per message.
+    #[arg(long, default_value_t = 1000)]
+    message_size: usize,
+    /// Measured batches per actor (per transport and round).
+    #[arg(long, default_value_t = 300)]
+    batches: u64,
+    /// Unmeasured batches per actor before measuring.
+    #[arg(long, default_value_t = 20)]
+    warmup: u64,
+    /// Rounds; with `both`, each round runs TCP then WebSocket.
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
+    /// fsync every batch before acknowledging (the article's setting).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    fsync: bool,
+    /// Server shards (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    shards: usize,
+    /// Pin actor i to core i mod cores.
+    #[arg(long)]
+    pin: bool,
+    /// Drive an external Iggy-0.8-compatible server at this TCP address instead of starting one.
+    #[arg(long)]
+    server_address: Option<SocketAddr>,
+    /// The external server's WebSocket address.
+    #[arg(long)]
+    ws_address: Option<SocketAddr>,
+    /// Where the results folder is written.
+    #[arg(long, default_value = "bench/results")]
+    output: PathBuf,
+}
+
+#[derive(Serialize)]
+struct TransportResult {
+    transport: &'static str,
+    group: Summary,
+    actors: Vec<Summary>,
+}
+
+fn name(t: Transport) -> &'static str {
+    match t {
+        Transport::Tcp => "tcp",
+        Transport::WebSocket => "ws",
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve { data_dir, fsync, shards } => server::serve(data_dir, fsync, shards),
+        Command::PinnedProducer(args) => bench(Kind::Producer, args),
+        Command::PinnedConsumer(args) => bench(Kind::Consumer, args),
+    }
+}
+
+fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
+    let kind_name = if kind == Kind::Producer { "pinned-producer" } else { "pinned-consumer" };
+    let target = match args.server_address {
+        Some(tcp) => server::Target::external(tcp, args.ws_address),
+        None => server::Target::spawn(args.fsync, args.shards)?,
+    };
+    let transports: Vec<Transport> = match args.transport {
+        TransportArg::Tcp => vec![Transport::Tcp],
+        TransportArg::Ws => vec![Transport::WebSocket],
+        TransportArg::Both => vec![Transport::Tcp, Transport::WebSocket],
+    };
+    let w = Workload {
+        actors: args.actors.max(1),
+        messages_per_batch: args.messages_per_batch.max(1),
+        message_size: args.message_size.max(1),
+        batches: args.batches.max(1),
+        warmup: args.warmup,
+        pin: args.pin,
+    };
+    let batch_bytes = actors::batch_of(&w).size_bytes();
+    let total = w.actors as u64 * w.batches * transports.len() as u64 * u64::from(args.rounds);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:40}] {pos}/{len} batches ({eta})",
+    )?);
+    let runtime = compio::runtime::Runtime::new()?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let mut runs: Vec<(Transport, Vec<ActorRun>)> = Vec::new();
+    for round in 0..args.rounds {
+        let consumer_streams = if kind == Kind::Consumer {
+            let streams = runtime.block_on(actors::create_streams(
+                target.tcp,
+                &format!("bench-{stamp}-c{round}"),
+                w.actors,
+            ))?;
+            bar.set_message("filling");
+            runtime.block_on(actors::fill(target.tcp, &streams, &w))?;
+            Some(streams)
+        } else {
+            None
+        };
+        for &t in &transports {
+            let addr = match t {
+                Transport::Tcp => target.tcp,
+                Transport::WebSocket => {
+                    target.ws.context("no WebSocket address (use --ws-address)")?
+                }
+            };
+            let streams = match &consumer_streams {
+                Some(s) => s.clone(),
+                None => runtime.block_on(actors::create_streams(
+                    target.tcp,
+                    &format!("bench-{stamp}-{}-{round}", name(t)),
+                    w.actors,
+                ))?,
+            };
+            bar.set_message(format!("{kind_name} {} round {}", name(t), round + 1));
+            let progress = Arc::new(AtomicU64::new(0));
+            let base = bar.position();
+            let watcher = {
+                let (bar, progress) = (bar.clone(), progress.clone());
+                std::thread::spawn(move || {
+                    while Arc::strong_count(&progress) > 1 {
+                        bar.set_position(base + progress.load(Ordering::Relaxed));
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                })
+            };
+            let result = actors::run(kind, t, addr, &streams, w, progress.clone());
+            drop(progress);
+            watcher.join().ok();
+            let result = result?;
+            bar.set_position(base + w.actors as u64 * w.batches);
+            runs.push((t, result));
+        }
+    }
+    bar.finish_and_clear();
+
+    // Per transport: every round's samples of each actor, summarised.
+    let mut results = Vec::new();
+    for &t in &transports {
+        let per_actor: Vec<Summary> = (0..w.actors)
+            .map(|i| {
+                let mut lat = Vec::new();
+                let mut wall = 0.0;
+                for (_, run) in runs.iter().filter(|(rt, _)| *rt == t) {
+                    lat.extend(run[i].samples.iter().map(|s| s.1));
+                    wall += run[i].wall_secs;
+                }
+                Summary::of(&lat, batch_bytes, w.messages_per_batch as usize, wall)
+            })
+            .collect();
+        results.push(TransportResult {
+            transport: name(t),
+            group: Summary::group(&per_actor),
+            actors: per_actor,
+        });
+    }
+    let server_rss = target.peak_rss_mib();
+    let table = table(&results);
+    println!(
+        "{kind_name}: {} actors × {} batches × {} messages × {} B, fsync {}",
+        w.actors, w.batches, w.messages_per_batch, w.message_size, args.fsync
+    );
+    println!("{table}");
+    if let Some(rss) = server_rss {
+        println!("server peak RSS: {rss:.1} MiB");
+    }
+    let dir = args.output.join(format!("{kind_name}-{stamp}"));
+    write_results(&dir, kind_name, &args, &w, &results, &runs, server_rss, &table)?;
+    println!("results: {}", dir.display());
+    Ok(())
+}
+
+/// The article's table: Percentile | TCP | WebSocket | Difference.
+fn table(results: &[TransportResult]) -> String {
+    let mut rows: Vec<(String, Vec<f64>)> =
+        vec![("Average".into(), results.iter().map(|r| r.group.avg).collect())];
+    for (i, (label, _)) in PERCENTILES.iter().enumerate() {
+        rows.push((label.to_uppercase(), results.iter().map(|r| r.group.percentiles[i]).collect()));
+    }
+    rows.push(("Min".into(), results.iter().map(|r| r.group.min).collect()));
+    rows.push(("Max".into(), results.iter().map(|r| r.group.max).collect()));
+    let mut out = String::new();
+    let headers: Vec<&str> =
+        results.iter().map(|r| if r.transport == "tcp" { "TCP" } else { "WebSocket" }).collect();
+    out.push_str(&format!("| Percentile | {} |", headers.join(" | ")));
+    if results.len() == 2 {
+        out.push_str(" Difference |");
+    }
+    out.push('\n');
+    out.push_str(&format!(
+        "|---|{}",
+        "---:|".repeat(results.len() + usize::from(results.len() == 2))
+    ));
+    out.push('\n');
+    for (label, values) in rows {
+        out.push_str(&format!(
+            "| {label} | {} |",
+            values.iter().map(|v| format!("{v:.3} ms")).collect::<Vec<_>>().join(" | ")
+        ));
+        if let [a, b] = values[..] {
+            out.push_str(&format!(" {:+.3} ms ({:+.1}%) |", b - a, (b - a) / a.max(1e-9) * 100.0));
+        }
+        out.push('\n');
+    }
+    let tput: Vec<String> = results
+        .iter()
+        .map(|r| format!("{:.1} MB/s, {:.0} msg/s", r.group.mb_per_s, r.group.msgs_per_s))
+        .collect();
+    out.push_str(&format!(
+        "| Throughput | {} |{}\n",
+        tput.join(" | "),
+        if results.len() == 2 { " |" } else { "" }
+    ));
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_results(
+    dir: &std::path::Path,
+    kind: &str,
+    args: &RunArgs,
+    w: &Workload,
+    results: &[TransportResult],
+    runs: &[(Transport, Vec<ActorRun>)],
+    server_rss: Option<f64>,
+    table: &str,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let command: Vec<String> = std::env::args().collect();
+    let machine = serde_json::json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpu": std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())),
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned()),
+    });
+    let json = serde_json::json!({
+        "benchmark": kind,
+        "command": command.join(" "),
+        "parameters": {
+            "actors": w.actors, "messages_per_batch": w.messages_per_batch, "message_size": w.message_size,
+            "batches": w.batches, "warmup": w.warmup, "rounds": args.rounds, "fsync": args.fsync,
+            "pinned": w.pin, "external_server": args.server_address.is_some(),
+        },
+        "machine": machine,
+        "server_peak_rss_mib": server_rss,
+        "percentile_labels": PERCENTILES.iter().map(|p| p.0).collect::<Vec<_>>(),
+        "results": results,
+    });
+    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
+    let mut md = format!(
+        "# {kind}\n\n`{}`\n\n{} actors × {} batches × {} messages × {} B, {} round(s), fsync {}, server peak RSS {}.\nLatency is the client's wall time of one batch request → response.\n\n{table}\n",
+        command.join(" "),
+        w.actors,
+        w.batches,
+        w.messages_per_batch,
+        w.message_size,
+        args.rounds,
+        args.fsync,
+        server_rss.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
+    );
+    for r in results {
+        let t = r.transport;
+        let samples: Vec<Vec<(f64, f64)>> = runs
+            .iter()
+            .filter(|(rt, _)| name(*rt) == t)
+            .flat_map(|(_, a)| a.iter().map(|x| x.samples.clone()))
+            .collect();
+        // Latency over time, one line per actor run, clipped at the p99.9 for readability.
+        let ymax = chart::nice_max(r.group.percentiles[4] * 1.1);
+        let xmax = samples.iter().flat_map(|s| s.last().map(|p| p.0)).fold(0.0, f64::max).max(1e-3);
+        let mut canvas = chart::Canvas::new();
+        canvas.axes(xmax, ymax);
+        for (i, s) in samples.iter().enumerate() {
+            canvas.polyline(s, xmax, ymax, chart::COLORS[i % chart::COLORS.len()]);
+        }
+        canvas.save(&dir.join(format!("latency-over-time-{t}.png")))?;
+        // Distribution: a histogram of all latencies up to the p99.9.
+        let all: Vec<f64> = samples.iter().flatten().map(|p| p.1).collect();
+        let bins = 60usize;
+        let width = ymax / bins as f64;
+        let mut counts = vec![0usize; bins];
+        for v in &all {
+            counts[((v / width) as usize).min(bins - 1)] += 1;
+        }
+        let cmax = chart::nice_max(*counts.iter().max().unwrap_or(&1) as f64);
+        let mut canvas = chart::Canvas::new();
+        canvas.axes(ymax, cmax);
+        for (b, &c) in counts.iter().enumerate() {
+            canvas.bar(b as f64 * width, width * 0.9, c as f64, ymax, cmax, chart::COLORS[0]);
+        }
+        canvas.save(&dir.join(format!("latency-distribution-{t}.png")))?;
+        md.push_str(&format!("\n## {t}\n\nLatency over time (x: seconds, y: ms):\n\n![](latency-over-time-{t}.png)\n\nDistribution (x: ms, y: batches):\n\n![](latency-distribution-{t}.png)\n"));
+    }
+    std::fs::write(dir.join("report.md"), md)?;
+    Ok(())
+}

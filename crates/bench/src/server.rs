@@ -1,0 +1,94 @@
+//! The server under test: eddy-server started in a child process of this binary (so its memory
+//! is measured alone), on free ports with a temporary data directory, or an external server
+//! given by address.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::Context;
+
+/// A server to benchmark.
+pub struct Target {
+    pub tcp: SocketAddr,
+    pub ws: Option<SocketAddr>,
+    child: Option<Child>,
+    data_dir: Option<PathBuf>,
+}
+
+impl Target {
+    /// An external server.
+    pub fn external(tcp: SocketAddr, ws: Option<SocketAddr>) -> Self {
+        Self { tcp, ws, child: None, data_dir: None }
+    }
+
+    /// Starts `eddy-server` in a child process (`<this binary> serve …`).
+    pub fn spawn(fsync: bool, shards: usize) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("eddy-bench-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["--fsync", &fsync.to_string(), "--shards", &shards.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting the server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let mut parts = line.split_whitespace();
+        let tcp = parts
+            .next()
+            .and_then(|a| a.strip_prefix("tcp="))
+            .context("server did not report its address")?
+            .parse()?;
+        let ws = parts.next().and_then(|a| a.strip_prefix("ws=")).map(str::parse).transpose()?;
+        Ok(Self { tcp, ws, child: Some(child), data_dir: Some(dir) })
+    }
+
+    /// Peak resident memory of the server process, if it is ours.
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kib: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        Some(kib / 1024.0)
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+        if let Some(dir) = self.data_dir.take() {
+            std::fs::remove_dir_all(dir).ok();
+        }
+    }
+}
+
+/// The `serve` subcommand: runs eddy-server and reports the bound addresses on stdout.
+pub fn serve(data_dir: PathBuf, fsync: bool, shards: usize) -> anyhow::Result<()> {
+    let mut config = eddy_server::Config::default();
+    config.system.data_dir = data_dir;
+    config.system.shards = shards;
+    config.storage.fsync = fsync;
+    config.tcp.address = "127.0.0.1:0".parse()?;
+    config.websocket.address = "127.0.0.1:0".parse()?;
+    let server = eddy_server::start(config)?;
+    println!(
+        "tcp={} ws={}",
+        server.tcp_addr.context("tcp listener")?,
+        server.ws_addr.context("websocket listener")?
+    );
+    server.wait();
+    Ok(())
+}
