@@ -66,10 +66,7 @@ async fn main() -> anyhow::Result<()> {
 async fn compat_case(url: &str) -> anyhow::Result<()> {
     use eddy_ws::compat::{CompatWebSocket, StreamConfig};
     use tungstenite::Message as T;
-    let addr = eddy_ws::handshake::WsUrl::parse(url)?.socket_address();
-    let tcp = compio::net::TcpStream::connect(addr).await?;
-    tcp.set_nodelay(true)?;
-    let (mut ws, _) = CompatWebSocket::client(url, tcp, StreamConfig::default(), None).await?;
+    let (mut ws, _) = CompatWebSocket::connect(url, StreamConfig::default(), None).await?;
     loop {
         if let msg @ (T::Text(_) | T::Binary(_)) = ws.read().await? {
             ws.send(msg).await?;

@@ -220,9 +220,8 @@ async fn a_16_mib_message_in_each_growth_policy() {
     let data = Bytes::from(pattern(16 << 20, 3));
     for (name, config) in policies {
         let addr = compat_echo_server(config).await;
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let url = format!("ws://{addr}/");
-        let (mut ws, _) = CompatWebSocket::client(&url, tcp, config, None).await.unwrap();
+        let (mut ws, _) =
+            CompatWebSocket::connect(&format!("ws://{addr}/"), config, None).await.unwrap();
         ws.send(T::Binary(data.clone())).await.unwrap();
         match ws.read().await.unwrap() {
             T::Binary(got) => assert!(got == data, "{name}: echo differs"),

@@ -37,6 +37,24 @@ async fn service<S: AsyncRead + AsyncWrite>(
     Ok(())
 }
 
+impl CompatWebSocket<compio::net::TcpStream> {
+    /// Connects to a `ws://` URL over TCP (with `TCP_NODELAY`) and runs the client handshake.
+    pub async fn connect(
+        url: &str,
+        config: StreamConfig,
+        ws_config: Option<WebSocketConfig>,
+    ) -> Result<(Self, Response), Error> {
+        let parsed = crate::handshake::WsUrl::parse(url)
+            .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e.to_string())))?;
+        if parsed.secure {
+            return Err(Error::Url(tungstenite::error::UrlError::TlsFeatureNotEnabled));
+        }
+        let tcp = compio::net::TcpStream::connect(parsed.socket_address()).await?;
+        tcp.set_nodelay(true)?;
+        Self::client(url, tcp, config, ws_config).await
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite> CompatWebSocket<S> {
     /// Accepts a connection (server handshake) over `stream`.
     pub async fn accept(
