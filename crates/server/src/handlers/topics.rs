@@ -59,6 +59,16 @@ fn details(
     Ok(Reply::ok(out))
 }
 
+fn settings(
+    name: String,
+    compression: u8,
+    message_expiry: u64,
+    max_topic_size: u64,
+    replication_factor: u8,
+) -> TopicSettings {
+    TopicSettings { name, compression, message_expiry, max_topic_size, replication_factor }
+}
+
 pub fn get(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
     let (stream, topic) = topics::decode_ids(payload)?;
     // A missing topic is an empty OK reply: the SDK maps it to `None`.
@@ -78,13 +88,13 @@ pub fn get_all(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
 
 pub async fn create(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
     let req = CreateTopic::decode(payload)?;
-    let settings = TopicSettings {
-        name: req.name,
-        compression: req.compression,
-        message_expiry: req.message_expiry,
-        max_topic_size: req.max_topic_size,
-        replication_factor: req.replication_factor,
-    };
+    let settings = settings(
+        req.name,
+        req.compression,
+        req.message_expiry,
+        req.max_topic_size,
+        req.replication_factor,
+    );
     let stream = req.stream;
     let created = ctx
         .change(MetaOp::CreateTopic { stream, settings, partitions: req.partitions_count })
@@ -95,13 +105,13 @@ pub async fn create(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError
 
 pub async fn update(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
     let req = UpdateTopic::decode(payload)?;
-    let settings = TopicSettings {
-        name: req.name,
-        compression: req.compression,
-        message_expiry: req.message_expiry,
-        max_topic_size: req.max_topic_size,
-        replication_factor: req.replication_factor,
-    };
+    let settings = settings(
+        req.name,
+        req.compression,
+        req.message_expiry,
+        req.max_topic_size,
+        req.replication_factor,
+    );
     ctx.change(MetaOp::UpdateTopic { stream: req.stream, topic: req.topic, settings }).await?;
     Ok(Reply::default())
 }

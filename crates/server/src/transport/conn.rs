@@ -2,7 +2,13 @@
 //! size limit before any buffer grows), running them in order, and the reply type whose stored
 //! bytes go out as they are (vectored). No command-specific logic, no socket.
 
+use std::fmt::Display;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use compio::net::{TcpListener, TcpStream};
 use eddy_wire::codes::command;
 use eddy_wire::framing::{FramingError, REQUEST_HEADER_LEN, RequestHeader};
 
@@ -96,5 +102,39 @@ pub fn make_room(buf: &mut BytesMut, need: usize, min_spare: usize) {
     };
     if spare < want.max(1) {
         buf.reserve(want.max(min_spare));
+    }
+}
+
+/// Accepts connections on this shard's listener until it fails, running `connection` for each in
+/// its own task and counting connected clients.
+pub async fn accept_loop<F, Fut, E>(
+    ctx: Rc<ShardCtx>,
+    listener: TcpListener,
+    transport: &'static str,
+    connection: F,
+) where
+    F: Fn(Rc<ShardCtx>, TcpStream, String) -> Fut + 'static,
+    Fut: Future<Output = Result<(), E>> + 'static,
+    E: Display,
+{
+    let connection = Rc::new(connection);
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let (ctx, connection) = (ctx.clone(), connection.clone());
+                compio::runtime::spawn(async move {
+                    ctx.shared.clients.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = connection(ctx.clone(), stream, peer.to_string()).await {
+                        tracing::debug!(%peer, transport, error = %e, "connection ended");
+                    }
+                    ctx.shared.clients.fetch_sub(1, Ordering::Relaxed);
+                })
+                .detach();
+            }
+            Err(e) => {
+                tracing::warn!(transport, error = %e, "accept failed");
+                compio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
     }
 }

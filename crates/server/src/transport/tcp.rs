@@ -11,7 +11,7 @@ use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
 use eddy_wire::commands::system::TRANSPORT_TCP;
 
-use super::conn::{Buffered, make_room, run_buffered};
+use super::conn::{Buffered, accept_loop, make_room, run_buffered};
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
@@ -22,25 +22,10 @@ const MAX_IOV: usize = 512;
 
 /// Accepts connections until the listener fails.
 pub async fn serve(ctx: Rc<ShardCtx>, listener: TcpListener) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let ctx = ctx.clone();
-                compio::runtime::spawn(async move {
-                    ctx.shared.clients.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = connection(&ctx, stream, peer.to_string()).await {
-                        tracing::debug!(%peer, error = %e, "tcp connection ended");
-                    }
-                    ctx.shared.clients.fetch_sub(1, Ordering::Relaxed);
-                })
-                .detach();
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                compio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
+    accept_loop(ctx, listener, "tcp", |ctx, stream, peer| async move {
+        connection(&ctx, stream, peer).await
+    })
+    .await;
 }
 
 async fn connection(ctx: &ShardCtx, mut stream: TcpStream, peer: String) -> std::io::Result<()> {

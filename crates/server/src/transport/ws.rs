@@ -11,31 +11,16 @@ use compio::net::{TcpListener, TcpStream};
 use eddy_wire::commands::system::TRANSPORT_WEBSOCKET;
 use eddy_ws::{Config as WsConfig, Message};
 
-use super::conn::{Buffered, run_buffered};
+use super::conn::{Buffered, accept_loop, run_buffered};
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
-/// Accepts WebSocket connections until the listener fails.
+/// Accepts connections until the listener fails.
 pub async fn serve(ctx: Rc<ShardCtx>, listener: TcpListener) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let ctx = ctx.clone();
-                compio::runtime::spawn(async move {
-                    ctx.shared.clients.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = connection(&ctx, stream, peer.to_string()).await {
-                        tracing::debug!(%peer, error = %e, "websocket connection ended");
-                    }
-                    ctx.shared.clients.fetch_sub(1, Ordering::Relaxed);
-                })
-                .detach();
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                compio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
+    accept_loop(ctx, listener, "websocket", |ctx, stream, peer| async move {
+        connection(&ctx, stream, peer).await
+    })
+    .await;
 }
 
 async fn connection(ctx: &ShardCtx, stream: TcpStream, peer: String) -> Result<(), eddy_ws::Error> {

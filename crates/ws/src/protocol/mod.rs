@@ -429,10 +429,7 @@ impl Protocol {
         if self.state != State::Open {
             return Err(UsageError::Closed);
         }
-        let mask = match self.role {
-            Role::Client => Some(self.keys.next_key()),
-            Role::Server => None,
-        };
+        let mask = self.next_mask();
         out.push_frame_parts(OpCode::Binary, true, parts, mask);
         Ok(())
     }
@@ -466,10 +463,7 @@ impl Protocol {
         {
             let mut compressed = Vec::with_capacity(payload.len() / 2 + 64);
             if deflate.compressor.compress(payload, &mut compressed) {
-                let mask = match self.role {
-                    Role::Client => Some(self.keys.next_key()),
-                    Role::Server => None,
-                };
+                let mask = self.next_mask();
                 out.push_frame_rsv(opcode, true, 0b100, &Bytes::from(compressed), mask);
                 return;
             }
@@ -477,11 +471,16 @@ impl Protocol {
         self.push(opcode, payload, out);
     }
 
-    fn push(&mut self, opcode: OpCode, payload: &Bytes, out: &mut Outbox) {
-        let mask = match self.role {
+    /// A fresh masking key for a client's frame (§5.3), none for a server's.
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        match self.role {
             Role::Client => Some(self.keys.next_key()),
             Role::Server => None,
-        };
+        }
+    }
+
+    fn push(&mut self, opcode: OpCode, payload: &Bytes, out: &mut Outbox) {
+        let mask = self.next_mask();
         out.push_frame(opcode, true, payload, mask);
     }
 
