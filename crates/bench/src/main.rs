@@ -4,6 +4,8 @@
 
 mod actors;
 mod chart;
+mod echo_servers;
+mod loadgen;
 mod server;
 mod stats;
 
@@ -33,6 +35,17 @@ enum Command {
     PinnedProducer(RunArgs),
     /// N consumers, each polling its own stream by offset (filled first, untimed).
     PinnedConsumer(RunArgs),
+    /// WebSocket echo against peer crates and raw TCP: each server single-threaded and pinned in
+    /// its own process, the load generator pinned to another core.
+    WsEcho(EchoArgs),
+    /// Runs one echo server (used by ws-echo for its child processes).
+    #[command(hide = true)]
+    EchoServer {
+        #[arg(long = "impl")]
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        core: usize,
+    },
     /// Runs eddy-server in this process (used by the benchmark for its child process).
     #[command(hide = true)]
     Serve {
@@ -94,6 +107,19 @@ struct RunArgs {
     output: PathBuf,
 }
 
+#[derive(clap::Args, Clone)]
+struct EchoArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Rounds (peers interleaved in each); medians are reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Where the results folder is written.
+    #[arg(long, default_value = "bench/results")]
+    output: PathBuf,
+}
+
 #[derive(Serialize)]
 struct TransportResult {
     transport: &'static str,
@@ -116,6 +142,10 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve { data_dir, fsync, shards } => server::serve(data_dir, fsync, shards),
+        Command::EchoServer { name, core } => {
+            echo_servers::run(&name, "127.0.0.1:0".parse()?, core)
+        }
+        Command::WsEcho(args) => ws_echo(args),
         Command::PinnedProducer(args) => bench(Kind::Producer, args),
         Command::PinnedConsumer(args) => bench(Kind::Consumer, args),
     }
@@ -356,5 +386,97 @@ fn write_results(
         md.push_str(&format!("\n## {t}\n\nLatency over time (x: seconds, y: ms):\n\n![](latency-over-time-{t}.png)\n\nDistribution (x: ms, y: batches):\n\n![](latency-distribution-{t}.png)\n"));
     }
     std::fs::write(dir.join("report.md"), md)?;
+    Ok(())
+}
+
+/// The ws-echo scenarios: (label, connections, in flight, payload bytes).
+const ECHO_SCENARIOS: [(&str, usize, usize, usize); 5] = [
+    ("ping-pong 16 B", 1, 1, 16),
+    ("ping-pong 1 KiB", 1, 1, 1024),
+    ("pipelined 1×32, 16 B", 1, 32, 16),
+    ("pipelined 1×32, 1 KiB", 1, 32, 1024),
+    ("pipelined 16×32, 1 KiB", 16, 32, 1024),
+];
+
+fn ws_echo(args: EchoArgs) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let duration = Duration::from_secs_f64(args.seconds.max(0.05));
+    let impls = echo_servers::IMPLS;
+    // results[scenario][impl] = per-round measurements
+    let mut results: Vec<Vec<Vec<loadgen::Measured>>> =
+        vec![vec![Vec::new(); impls.len()]; ECHO_SCENARIOS.len()];
+    let bar =
+        indicatif::ProgressBar::new((args.rounds * ECHO_SCENARIOS.len() * impls.len()) as u64);
+    for _ in 0..args.rounds {
+        for (si, &(_, connections, in_flight, size)) in ECHO_SCENARIOS.iter().enumerate() {
+            for (ii, name) in impls.iter().enumerate() {
+                let (mut child, addr) = echo_servers::spawn(name, 0)?;
+                let ws = !name.starts_with("raw");
+                let load = loadgen::Load { connections, in_flight, size, duration };
+                let measured = loadgen::run(addr, ws, load, 1 % cores);
+                child.kill().ok();
+                child.wait().ok();
+                results[si][ii].push(measured?);
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let median = |v: &[loadgen::Measured], f: fn(&loadgen::Measured) -> f64| {
+        let mut x: Vec<f64> = v.iter().map(f).collect();
+        x.sort_by(f64::total_cmp);
+        x.get(x.len() / 2).copied().unwrap_or(0.0)
+    };
+    let mut md = format!(
+        "| scenario | {} | eddy vs best WebSocket peer | eddy vs raw TCP (compio) |\n|---|{}---:|---:|\n",
+        impls.join(" | "),
+        "---:|".repeat(impls.len())
+    );
+    let mut json_rows = Vec::new();
+    for (si, &(label, ..)) in ECHO_SCENARIOS.iter().enumerate() {
+        let pingpong = label.starts_with("ping-pong");
+        let values: Vec<f64> = (0..impls.len())
+            .map(|ii| {
+                if pingpong {
+                    median(&results[si][ii], |m| m.median_rtt_us)
+                } else {
+                    median(&results[si][ii], |m| m.msgs_per_s)
+                }
+            })
+            .collect();
+        let cells: Vec<String> = values
+            .iter()
+            .map(|v| if pingpong { format!("{v:.0} µs") } else { format!("{:.0} k/s", v / 1e3) })
+            .collect();
+        // Ratios as "eddy is N× better": throughput eddy/other, latency other/eddy.
+        let ratio = |other: f64| {
+            if pingpong { other / values[0].max(1e-9) } else { values[0] / other.max(1e-9) }
+        };
+        let best_peer = values[1];
+        md.push_str(&format!(
+            "| {label} | {} | {:.2}× | {:.2}× |\n",
+            cells.join(" | "),
+            ratio(best_peer),
+            ratio(values[2])
+        ));
+        json_rows.push(serde_json::json!({"scenario": label, "unit": if pingpong { "median round trip µs" } else { "messages/s" }, "values": impls.iter().zip(&values).map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>()}));
+    }
+    println!("{md}");
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let dir = args.output.join(format!("ws-echo-{stamp}"));
+    std::fs::create_dir_all(&dir)?;
+    let command: Vec<String> = std::env::args().collect();
+    let json = serde_json::json!({"benchmark": "ws-echo", "command": command.join(" "), "seconds": args.seconds, "rounds": args.rounds, "servers_pinned_core": 0, "load_pinned_core": 1 % cores, "results": json_rows});
+    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
+    std::fs::write(
+        dir.join("report.md"),
+        format!(
+            "# ws-echo\n\n`{}`\n\nMedians of {} rounds of {} s; each server single-threaded, pinned to core 0, in its own process; the load generator pinned to core 1. Ratios > 1 mean eddy is better.\n\n{md}",
+            command.join(" "),
+            args.rounds,
+            args.seconds
+        ),
+    )?;
+    println!("results: {}", dir.display());
     Ok(())
 }

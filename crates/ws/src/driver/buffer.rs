@@ -94,13 +94,14 @@ impl ReadBuffer {
         if len < self.base && cap > 4 * self.base {
             // A big frame was consumed: go back to the resting size.
             self.reallocate(self.base.max(need.min(2 * self.base)));
-        } else if spare < want_more.min(MIN_READ) {
+        } else if spare < MIN_READ {
+            // Never read into a sliver: a few bytes per read would cost a submission per frame.
             let grown = if need <= self.base {
                 self.base
             } else {
                 need.min((GROWTH * cap).max(FIRST_STEP))
             };
-            self.reallocate(grown.max(len + want_more.min(MIN_READ)));
+            self.reallocate(grown.max(len + MIN_READ));
         } else if spare < want_more && cap < need {
             // Room for a read, but the frame needs more: grow geometrically toward `need`.
             self.reallocate(need.min((GROWTH * cap).max(FIRST_STEP)));

@@ -97,8 +97,16 @@ pub(crate) async fn read_message<C: ReadConn>(
     loop {
         let (result, pending, state, role) = {
             let core = &mut *c.core().borrow_mut();
+            let queued = core.out.queued_bytes();
             let result = core.proto.read_message(rbuf.bytes_mut(), &mut core.out);
-            (result, !core.out.is_empty(), core.proto.state().clone(), core.proto.role())
+            // Flush only when this decode queued a reply (Pong, close echo, error close): data the
+            // application queued with `feed` waits for its own `flush`, so a read loop can batch.
+            (
+                result,
+                core.out.queued_bytes() > queued,
+                core.proto.state().clone(),
+                core.proto.role(),
+            )
         };
         if pending {
             let flushed = c.flush().await;

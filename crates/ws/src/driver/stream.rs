@@ -94,6 +94,17 @@ impl<S> WebSocket<S> {
         Ok(())
     }
 
+    /// Whether a whole frame is already buffered, so the next `read` returns without waiting for
+    /// the socket (an echo loop uses it to flush once per burst instead of once per message).
+    pub fn has_buffered_message(&mut self) -> bool {
+        let buf = self.rbuf.bytes_mut();
+        match crate::frame::FrameHeader::parse(buf) {
+            Ok(Some((h, n))) => (buf.len() - n) as u64 >= h.payload_len,
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
     /// Bytes queued and not yet written.
     pub fn queued_bytes(&self) -> usize {
         self.core.borrow().out.queued_bytes()

@@ -151,3 +151,33 @@ async fn compressed_echo_with_context_takeover_on_and_off() {
         server.await.unwrap();
     }
 }
+
+#[compio::test]
+async fn an_echo_loop_can_batch_with_has_buffered_message() {
+    let (addr, server) = serve_one(Config::default(), |ws| async move {
+        let mut ws = ws.unwrap();
+        let mut seen = Vec::new();
+        // Wait until the client's burst has arrived, then read it: every message but the last
+        // reports another one buffered behind it.
+        compio::time::sleep(std::time::Duration::from_millis(50)).await;
+        for _ in 0..3 {
+            let msg = ws.read().await.unwrap();
+            seen.push(ws.has_buffered_message());
+            ws.feed(msg).unwrap();
+        }
+        // Nothing was written while reading: the echoes wait for this one flush.
+        assert_eq!(ws.queued_bytes(), 3 * 3);
+        ws.flush().await.unwrap();
+        seen
+    })
+    .await;
+    let (mut ws, _) = connect(&url(addr)).await.unwrap();
+    for i in 0..3u8 {
+        ws.feed(Message::binary(vec![i])).unwrap();
+    }
+    ws.flush().await.unwrap();
+    for i in 0..3u8 {
+        assert_eq!(ws.read().await.unwrap(), Message::binary(vec![i]));
+    }
+    assert_eq!(server.await.unwrap(), vec![true, true, false]);
+}
