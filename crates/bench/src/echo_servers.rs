@@ -4,6 +4,7 @@
 //!   once nothing more is buffered (`has_buffered_message`), so pipelined messages share writes.
 //! - `tokio-tungstenite`: `split()` + `forward()`, as its echo-server example (flushes batched by
 //!   the sink).
+//! - `eddy-deflate`: the same with permessage-deflate accepted (default `DeflateConfig`).
 //! - `raw-compio` / `raw-tokio`: plain TCP echo, the reference for what the wire allows.
 
 use std::collections::HashSet;
@@ -17,11 +18,11 @@ pub const IMPLS: [&str; 4] = ["eddy", "tokio-tungstenite", "raw-compio", "raw-to
 /// Runs the echo server `name` on `addr` (printing `addr=…` once bound) until killed.
 pub fn run(name: &str, addr: SocketAddr, core: usize) -> anyhow::Result<()> {
     match name {
-        "eddy" | "raw-compio" => {
+        "eddy" | "eddy-deflate" | "raw-compio" => {
             let rt = compio::runtime::RuntimeBuilder::new()
                 .thread_affinity(HashSet::from([core]))
                 .build()?;
-            rt.block_on(compio_server(name == "eddy", addr))
+            rt.block_on(compio_server(name != "raw-compio", name == "eddy-deflate", addr))
         }
         "tokio-tungstenite" | "raw-tokio" => {
             pin(core);
@@ -38,7 +39,7 @@ fn pin(core: usize) {
     compio::runtime::RuntimeBuilder::new().thread_affinity(HashSet::from([core])).build().ok();
 }
 
-async fn compio_server(ws: bool, addr: SocketAddr) -> anyhow::Result<()> {
+async fn compio_server(ws: bool, deflate: bool, addr: SocketAddr) -> anyhow::Result<()> {
     use compio::buf::BufResult;
     use compio::io::{AsyncReadExt, AsyncWriteExt};
     let socket = compio::net::TcpSocket::new_v4().await?;
@@ -51,7 +52,14 @@ async fn compio_server(ws: bool, addr: SocketAddr) -> anyhow::Result<()> {
         tcp.set_nodelay(true)?;
         compio::runtime::spawn(async move {
             if ws {
-                let Ok(mut ws) = eddy_ws::accept(tcp).await else { return };
+                let config = match deflate {
+                    true => eddy_ws::Config::default()
+                        .with_deflate(eddy_ws::deflate::DeflateConfig::default()),
+                    false => eddy_ws::Config::default(),
+                };
+                let Ok(mut ws) = eddy_ws::accept_with(tcp, &config, |_, _| Ok(())).await else {
+                    return;
+                };
                 loop {
                     match ws.read().await {
                         Ok(msg) if msg.is_data() => {

@@ -21,6 +21,9 @@ pub struct Load {
     pub in_flight: usize,
     pub size: usize,
     pub duration: Duration,
+    /// Send JSON-like text compressed with permessage-deflate (negotiated without context
+    /// takeover, so one pre-built compressed frame stays valid for every send).
+    pub deflate: bool,
 }
 
 /// What a run measured.
@@ -31,19 +34,35 @@ pub struct Measured {
     pub median_rtt_us: f64,
 }
 
-fn frame(size: usize) -> Vec<u8> {
-    let key = [0x12, 0x34, 0x56, 0x78];
-    let mut out = BytesMut::new();
-    FrameHeader {
-        fin: true,
-        rsv: 0,
-        opcode: OpCode::Binary,
-        mask: Some(key),
-        payload_len: size as u64,
+/// JSON-like text of exactly `size` bytes.
+pub fn json(size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 64);
+    let mut i = 0;
+    while out.len() < size {
+        let record =
+            format!("{{\"id\":{i},\"user\":\"eddy\",\"ok\":true,\"score\":{}}},", i * 7 % 1000);
+        out.extend_from_slice(record.as_bytes());
+        i += 1;
     }
-    .encode(&mut out);
+    out.truncate(size);
+    out
+}
+
+fn frame(size: usize, deflate: bool) -> Vec<u8> {
+    let key = [0x12, 0x34, 0x56, 0x78];
+    let (payload, rsv, opcode) = if deflate {
+        let mut c = eddy_ws::deflate::Compressor::new(15, 3, true);
+        let mut z = Vec::new();
+        c.compress(&json(size), &mut z);
+        (z, 0b100, OpCode::Binary)
+    } else {
+        (vec![b'e'; size], 0, OpCode::Binary)
+    };
+    let mut out = BytesMut::new();
+    FrameHeader { fin: true, rsv, opcode, mask: Some(key), payload_len: payload.len() as u64 }
+        .encode(&mut out);
     let start = out.len();
-    out.resize(start + size, b'e');
+    out.extend_from_slice(&payload);
     apply_mask(&mut out[start..], key, 0);
     out.to_vec()
 }
@@ -55,12 +74,17 @@ fn complete_frame(buf: &[u8]) -> Option<usize> {
     (buf.len() >= total).then_some(total)
 }
 
-async fn open(addr: SocketAddr, ws: bool) -> anyhow::Result<TcpStream> {
+async fn open(addr: SocketAddr, ws: bool, deflate: bool) -> anyhow::Result<TcpStream> {
     let mut tcp = TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
     if ws {
+        let ext = if deflate {
+            "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n"
+        } else {
+            ""
+        };
         let req = format!(
-            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n"
         );
         let BufResult(res, _) = tcp.write_all(req.into_bytes()).await;
         res?;
@@ -71,6 +95,8 @@ async fn open(addr: SocketAddr, ws: bool) -> anyhow::Result<TcpStream> {
             head.extend_from_slice(&b);
         }
         anyhow::ensure!(head.starts_with(b"HTTP/1.1 101"), "handshake refused");
+        let negotiated = head.windows(18).any(|w| w == b"permessage-deflate");
+        anyhow::ensure!(negotiated == deflate, "permessage-deflate negotiation: wanted {deflate}");
     }
     Ok(tcp)
 }
@@ -83,8 +109,8 @@ async fn connection(
     count: Rc<Cell<u64>>,
     rtts: Rc<Cell<Vec<f64>>>,
 ) -> anyhow::Result<()> {
-    let mut tcp = open(addr, ws).await?;
-    let one = frame(load.size);
+    let mut tcp = open(addr, ws, load.deflate).await?;
+    let one = frame(load.size, load.deflate);
     let burst: Vec<u8> = one.iter().copied().cycle().take(one.len() * load.in_flight).collect();
     let BufResult(res, _) = tcp.write_all(burst.clone()).await;
     res?;

@@ -412,7 +412,7 @@ fn ws_echo(args: EchoArgs) -> anyhow::Result<()> {
             for (ii, name) in impls.iter().enumerate() {
                 let (mut child, addr) = echo_servers::spawn(name, 0)?;
                 let ws = !name.starts_with("raw");
-                let load = loadgen::Load { connections, in_flight, size, duration };
+                let load = loadgen::Load { connections, in_flight, size, duration, deflate: false };
                 let measured = loadgen::run(addr, ws, load, 1 % cores);
                 child.kill().ok();
                 child.wait().ok();
@@ -461,6 +461,36 @@ fn ws_echo(args: EchoArgs) -> anyhow::Result<()> {
         ));
         json_rows.push(serde_json::json!({"scenario": label, "unit": if pingpong { "median round trip µs" } else { "messages/s" }, "values": impls.iter().zip(&values).map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>()}));
     }
+    // The compression column: JSON-like text through eddy with and without permessage-deflate.
+    let mut zmd = String::from(
+        "| JSON payload, pipelined 1×16 | eddy, uncompressed | eddy, permessage-deflate | deflate / plain |\n|---|---:|---:|---:|\n",
+    );
+    for size in [1024usize, 64 << 10] {
+        let mut plain = Vec::new();
+        let mut deflated = Vec::new();
+        for _ in 0..args.rounds {
+            for (name, deflate, out) in
+                [("eddy", false, &mut plain), ("eddy-deflate", true, &mut deflated)]
+            {
+                let (mut child, addr) = echo_servers::spawn(name, 0)?;
+                let load = loadgen::Load { connections: 1, in_flight: 16, size, duration, deflate };
+                let measured = loadgen::run(addr, true, load, 1 % cores);
+                child.kill().ok();
+                child.wait().ok();
+                out.push(measured?);
+            }
+        }
+        let (p, d) = (median(&plain, |m| m.msgs_per_s), median(&deflated, |m| m.msgs_per_s));
+        zmd.push_str(&format!(
+            "| {} KiB | {:.0} k/s | {:.0} k/s | {:.2}× |\n",
+            size >> 10,
+            p / 1e3,
+            d / 1e3,
+            d / p.max(1e-9)
+        ));
+        json_rows.push(serde_json::json!({"scenario": format!("json {} KiB pipelined 1x16", size >> 10), "unit": "messages/s", "values": {"eddy": p, "eddy-deflate": d}}));
+    }
+    let md = format!("{md}\n{zmd}");
     println!("{md}");
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let dir = args.output.join(format!("ws-echo-{stamp}"));
