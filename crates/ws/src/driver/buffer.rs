@@ -24,6 +24,8 @@ const LARGE: usize = 256 << 10;
 /// A frame up to this size gets its whole buffer at once when its header arrives (fewer reads and
 /// copies; the pages fault in only as bytes arrive). Beyond it, growth is geometric from here.
 const FIRST_STEP: usize = 1 << 20;
+/// Largest read burst the buffer adapts to under load.
+const MAX_BURST: usize = 64 << 10;
 /// Most parked large buffers per thread.
 pub const PARKED_MAX: usize = 4;
 
@@ -62,12 +64,21 @@ pub struct ReadBuffer {
     base: usize,
     /// `buf` lives in an allocation of at least [`LARGE`] bytes (worth parking when replaced).
     large: bool,
+    /// The room each read is given: doubles (up to [`MAX_BURST`]) while reads fill all the room
+    /// they get, halves back toward `base` when they come back small. Under pipelined load one
+    /// read then carries many frames instead of about one. Invariant: `base <= burst`.
+    burst: usize,
+    /// Length and spare room of the buffer handed to the last read, and whether that read was
+    /// for small frames (only those adapt the burst; a large frame's reads are sized by the frame).
+    handed: (usize, usize, bool),
 }
 
 impl ReadBuffer {
     /// A buffer that rests at `base` bytes, holding `leftover` (bytes read past a handshake).
     pub fn new(base: usize, leftover: BytesMut) -> Self {
-        let mut buffer = Self { buf: leftover, base: base.max(MIN_READ), large: false };
+        let base = base.max(MIN_READ);
+        let mut buffer =
+            Self { buf: leftover, base, large: false, burst: base, handed: (0, 0, false) };
         if buffer.buf.capacity() > 4 * buffer.base {
             buffer.reallocate(buffer.base.max(buffer.buf.len()));
         }
@@ -91,26 +102,35 @@ impl ReadBuffer {
         let cap = self.buf.capacity();
         let want_more = need.saturating_sub(len).max(1);
         let spare = cap - len;
-        if len < self.base && cap > 4 * self.base {
+        let rest = self.burst;
+        // Under load (a grown burst) ask for half a burst of room, else just a useful read.
+        let min_room = if rest > self.base { rest / 2 } else { MIN_READ };
+        if len < rest && cap > 4 * rest.max(self.base) {
             // A big frame was consumed: go back to the resting size.
-            self.reallocate(self.base.max(need.min(2 * self.base)));
-        } else if spare < MIN_READ {
+            self.reallocate(rest.max(need.min(2 * rest)));
+        } else if spare < min_room {
             // Never read into a sliver: a few bytes per read would cost a submission per frame.
-            let grown = if need <= self.base {
-                self.base
-            } else {
-                need.min((GROWTH * cap).max(FIRST_STEP))
-            };
-            self.reallocate(grown.max(len + MIN_READ));
+            let grown = if need <= rest { rest } else { need.min((GROWTH * cap).max(FIRST_STEP)) };
+            self.reallocate(grown.max(len + min_room));
         } else if spare < want_more && cap < need {
             // Room for a read, but the frame needs more: grow geometrically toward `need`.
             self.reallocate(need.min((GROWTH * cap).max(FIRST_STEP)));
         }
+        self.handed = (self.buf.len(), self.buf.capacity() - self.buf.len(), need <= self.burst);
         std::mem::take(&mut self.buf)
     }
 
     /// Puts the buffer back after a read.
     pub fn restore(&mut self, buf: BytesMut) {
+        let (len, spare, small_frames) = self.handed;
+        let read = buf.len().saturating_sub(len);
+        if !small_frames {
+            // Reads for a large frame say nothing about the burst of small ones.
+        } else if spare > 0 && read >= spare {
+            self.burst = (self.burst * 2).min(MAX_BURST.max(self.base));
+        } else if read < self.burst / 8 {
+            self.burst = (self.burst / 2).max(self.base);
+        }
         self.buf = buf;
     }
 
@@ -178,6 +198,31 @@ mod tests {
         let mut rb3 = ReadBuffer::new(4096, BytesMut::new());
         rb3.reallocate(need);
         assert_eq!(rb3.bytes_mut().as_ptr(), first_ptr, "the dropped frame's memory is reused");
+    }
+
+    #[test]
+    fn the_read_room_grows_while_reads_fill_it_and_decays_when_they_do_not() {
+        let mut rb = ReadBuffer::new(4096, BytesMut::new());
+        for _ in 0..10 {
+            let mut buf = rb.prepare(2);
+            let room = buf.capacity() - buf.len();
+            buf.extend(std::iter::repeat_n(1u8, room));
+            rb.restore(buf);
+            rb.bytes_mut().clear();
+        }
+        assert_eq!(rb.burst, MAX_BURST, "full reads grow the burst");
+        let buf = rb.prepare(2);
+        assert!(buf.capacity() >= MAX_BURST / 2);
+        rb.restore(buf);
+        for _ in 0..10 {
+            let mut buf = rb.prepare(2);
+            buf.extend_from_slice(b"x");
+            rb.restore(buf);
+            rb.bytes_mut().clear();
+        }
+        assert_eq!(rb.burst, 4096, "small reads shrink it back");
+        let buf = rb.prepare(2);
+        assert!(buf.capacity() <= 4 * 4096);
     }
 
     #[test]
