@@ -103,8 +103,8 @@ impl ReadBuffer {
         let want_more = need.saturating_sub(len).max(1);
         let spare = cap - len;
         let rest = self.burst;
-        // Under load (a grown burst) ask for half a burst of room, else just a useful read.
-        let min_room = if rest > self.base { rest / 2 } else { MIN_READ };
+        // Any useful read; when a new buffer is needed it gets a whole burst of room.
+        let min_room = MIN_READ;
         if len < rest && cap > 4 * rest.max(self.base) {
             // A big frame was consumed: go back to the resting size.
             self.reallocate(rest.max(need.min(2 * rest)));
