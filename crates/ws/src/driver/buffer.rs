@@ -208,17 +208,18 @@ mod tests {
             let room = buf.capacity() - buf.len();
             buf.extend(std::iter::repeat_n(1u8, room));
             rb.restore(buf);
-            rb.bytes_mut().clear();
+            drop(rb.bytes_mut().split());
         }
         assert_eq!(rb.burst, MAX_BURST, "full reads grow the burst");
+        // The frames were handed out and the room used up: the next buffer has a whole burst.
         let buf = rb.prepare(2);
-        assert!(buf.capacity() >= MAX_BURST / 2);
+        assert!(buf.capacity() >= MAX_BURST, "{}", buf.capacity());
         rb.restore(buf);
         for _ in 0..10 {
             let mut buf = rb.prepare(2);
             buf.extend_from_slice(b"x");
             rb.restore(buf);
-            rb.bytes_mut().clear();
+            drop(rb.bytes_mut().split());
         }
         assert_eq!(rb.burst, 4096, "small reads shrink it back");
         let buf = rb.prepare(2);
