@@ -1,14 +1,16 @@
 //! The echo load generator: cheap by construction so it is never the bottleneck. Frames are built
-//! once (masked, with a fixed key) and written in bursts; replies are parsed by header only.
-//! Works unchanged against raw TCP echo servers, which return the masked frames as they are.
+//! once (masked, with a fixed key) and written from one reused buffer; replies are parsed by
+//! header only. Each connection has a reader task (counts echoed frames) and a writer task
+//! (sends one frame per echoed frame), so a server that echoes while still reading (raw TCP) can
+//! never deadlock against it. Works unchanged against raw TCP echo servers, which return the
+//! masked frames as they are. It measures the load side only; the server side is `ws_echo`'s.
 
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use compio::net::TcpStream;
@@ -21,6 +23,10 @@ pub struct Load {
     pub in_flight: usize,
     pub size: usize,
     pub duration: Duration,
+    /// Stop after this many echoed messages in total (the time bound still applies).
+    pub max_messages: u64,
+    /// WebSocket handshake first (false for raw TCP echo servers).
+    pub websocket: bool,
     /// Send JSON-like text compressed with permessage-deflate (negotiated without context
     /// takeover, so one pre-built compressed frame stays valid for every send).
     pub deflate: bool,
@@ -32,6 +38,11 @@ pub struct Measured {
     pub msgs_per_s: f64,
     /// Median round trip with one message in flight (µs); 0 for pipelined loads.
     pub median_rtt_us: f64,
+    /// Echoed messages.
+    pub messages: u64,
+    pub wall_secs: f64,
+    /// CPU seconds of the load generator's thread.
+    pub cpu_secs: f64,
 }
 
 /// JSON-like text of exactly `size` bytes.
@@ -74,10 +85,11 @@ fn complete_frame(buf: &[u8]) -> Option<usize> {
     (buf.len() >= total).then_some(total)
 }
 
-async fn open(addr: SocketAddr, ws: bool, deflate: bool) -> anyhow::Result<TcpStream> {
+/// Connects (with `TCP_NODELAY`) and, for WebSocket, runs a minimal client handshake.
+async fn open(addr: SocketAddr, websocket: bool, deflate: bool) -> anyhow::Result<TcpStream> {
     let mut tcp = TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
-    if ws {
+    if websocket {
         let ext = if deflate {
             "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n"
         } else {
@@ -101,27 +113,64 @@ async fn open(addr: SocketAddr, ws: bool, deflate: bool) -> anyhow::Result<TcpSt
     Ok(tcp)
 }
 
-async fn connection(
-    addr: SocketAddr,
-    ws: bool,
+/// Shared by the tasks of one run.
+struct Shared {
     load: Load,
+    /// Bytes of one frame, and `in_flight` frames back to back.
+    one: usize,
+    burst: Bytes,
     deadline: Instant,
-    count: Rc<Cell<u64>>,
-    rtts: Rc<Cell<Vec<f64>>>,
-) -> anyhow::Result<()> {
-    let mut tcp = open(addr, ws, load.deflate).await?;
-    let one = frame(load.size, load.deflate);
-    let burst: Vec<u8> = one.iter().copied().cycle().take(one.len() * load.in_flight).collect();
-    let BufResult(res, _) = tcp.write_all(burst.clone()).await;
-    res?;
-    let mut sent_at = Instant::now();
-    let mut buf: Vec<u8> = Vec::with_capacity((one.len() * load.in_flight).max(64 << 10));
-    let mut times = Vec::new();
-    while Instant::now() < deadline {
-        if buf.capacity() - buf.len() < one.len() {
-            buf.reserve(one.len());
+    echoed: Cell<u64>,
+    rtts: Cell<Vec<f64>>,
+}
+
+/// Writes one frame per credit received, from the burst shared by every connection.
+async fn writer(
+    mut tcp: TcpStream,
+    one: usize,
+    burst: Bytes,
+    credits: flume::Receiver<usize>,
+    sent_at: Rc<Cell<Instant>>,
+) {
+    while let Ok(mut n) = credits.recv_async().await {
+        while let Ok(more) = credits.try_recv() {
+            n += more;
         }
-        let BufResult(res, b) = tcp.append(buf).await;
+        sent_at.set(Instant::now());
+        let BufResult(res, _) = tcp.write_all(burst.slice(..one * n)).await;
+        if res.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads echoes on an open connection until the deadline or the message cap, handing the
+/// writer one credit per echoed frame.
+async fn connection(mut tcp: TcpStream, shared: Rc<Shared>) -> anyhow::Result<()> {
+    let load = shared.load;
+    let one = shared.one;
+    let (credit, credits) = flume::unbounded();
+    let sent_at = Rc::new(Cell::new(Instant::now()));
+    let writer = compio::runtime::spawn(writer(
+        tcp.clone(),
+        one,
+        shared.burst.clone(),
+        credits,
+        sent_at.clone(),
+    ));
+    credit.send(load.in_flight).ok();
+    let mut buf: Vec<u8> = Vec::with_capacity((one * load.in_flight).clamp(64 << 10, 4 << 20));
+    let mut times = Vec::new();
+    while shared.echoed.get() < load.max_messages {
+        if buf.capacity() - buf.len() < one.min(1 << 20) {
+            buf.reserve(one.min(1 << 20));
+        }
+        // Abandoning the read at the deadline loses nothing that is counted.
+        let Ok(BufResult(res, b)) =
+            compio::time::timeout_at(shared.deadline, tcp.append(buf)).await
+        else {
+            break;
+        };
         buf = b;
         anyhow::ensure!(res? > 0, "server closed");
         let mut pos = 0;
@@ -130,58 +179,108 @@ async fn connection(
             pos += n;
             done += 1;
         }
-        buf.drain(..pos);
         if done > 0 {
+            buf.drain(..pos);
             if load.in_flight == 1 {
-                times.push(sent_at.elapsed().as_secs_f64() * 1e6);
+                times.push(sent_at.get().elapsed().as_secs_f64() * 1e6);
             }
-            count.set(count.get() + done as u64);
-            let BufResult(res, _) = tcp.write_all(burst[..one.len() * done].to_vec()).await;
-            res?;
-            sent_at = Instant::now();
+            shared.echoed.set(shared.echoed.get() + done as u64);
+            credit.send(done).ok();
         }
     }
-    let mut all = rtts.take();
+    drop(credit);
+    // A writer still blocked on a peer that stopped reading is cancelled with its handle.
+    drop(writer);
+    tcp.set_zero_linger().ok();
+    let mut all = shared.rtts.take();
     all.extend(times);
-    rtts.set(all);
+    shared.rtts.set(all);
     Ok(())
 }
 
-/// Runs `load` against the echo server at `addr` on a thread pinned to `core`.
-pub fn run(addr: SocketAddr, ws: bool, load: Load, core: usize) -> anyhow::Result<Measured> {
-    std::thread::spawn(move || -> anyhow::Result<Measured> {
-        let rt = compio::runtime::RuntimeBuilder::new()
-            .thread_affinity(HashSet::from([core]))
-            .build()?;
-        rt.block_on(async move {
-            let count = Rc::new(Cell::new(0u64));
-            let rtts = Rc::new(Cell::new(Vec::new()));
-            let start = Instant::now();
-            let deadline = start + load.duration;
-            let tasks: Vec<_> = (0..load.connections)
-                .map(|_| {
-                    compio::runtime::spawn(connection(
-                        addr,
-                        ws,
-                        load,
-                        deadline,
-                        count.clone(),
-                        rtts.clone(),
-                    ))
-                })
-                .collect();
-            for t in tasks {
-                t.await.map_err(|_| anyhow::anyhow!("load task panicked"))??;
-            }
-            let secs = start.elapsed().as_secs_f64();
-            let mut rtts = rtts.take();
-            rtts.sort_by(f64::total_cmp);
-            Ok(Measured {
-                msgs_per_s: count.get() as f64 / secs,
-                median_rtt_us: rtts.get(rtts.len() / 2).copied().unwrap_or(0.0),
-            })
+fn on_pinned_thread<T: Send + 'static>(
+    core: usize,
+    f: impl AsyncFnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    std::thread::spawn(move || -> anyhow::Result<T> { crate::rt::pinned(core)?.block_on(f()) })
+        .join()
+        .map_err(|_| anyhow::anyhow!("load generator panicked"))?
+}
+
+/// Opens `count` connections in waves of 256, so no listen backlog overflows.
+async fn open_all(
+    addr: SocketAddr,
+    websocket: bool,
+    deflate: bool,
+    count: usize,
+) -> anyhow::Result<Vec<TcpStream>> {
+    let mut conns = Vec::with_capacity(count);
+    while conns.len() < count {
+        let wave = (count - conns.len()).min(256);
+        let tasks: Vec<_> =
+            (0..wave).map(|_| compio::runtime::spawn(open(addr, websocket, deflate))).collect();
+        for t in tasks {
+            conns.push(t.await.map_err(|_| anyhow::anyhow!("connect task panicked"))??);
+        }
+    }
+    Ok(conns)
+}
+
+/// Runs `load` against the echo server at `addr` on a thread pinned to `core`. The clock starts
+/// once every connection is open.
+pub fn run(addr: SocketAddr, load: Load, core: usize) -> anyhow::Result<Measured> {
+    on_pinned_thread(core, async move || {
+        let conns = open_all(addr, load.websocket, load.deflate, load.connections).await?;
+        let one = frame(load.size, load.deflate);
+        let burst = Bytes::from(one.repeat(load.in_flight));
+        let cpu0 = crate::procfs::thread_cpu_secs().unwrap_or(0.0);
+        let start = Instant::now();
+        let shared = Rc::new(Shared {
+            load,
+            one: one.len(),
+            burst,
+            deadline: start + load.duration,
+            echoed: Cell::new(0),
+            rtts: Cell::new(Vec::new()),
+        });
+        let tasks: Vec<_> = conns
+            .into_iter()
+            .map(|c| compio::runtime::spawn(connection(c, shared.clone())))
+            .collect();
+        for t in tasks {
+            t.await.map_err(|_| anyhow::anyhow!("load task panicked"))??;
+        }
+        let wall_secs = start.elapsed().as_secs_f64();
+        let mut rtts = shared.rtts.take();
+        rtts.sort_by(f64::total_cmp);
+        let messages = shared.echoed.get();
+        Ok(Measured {
+            msgs_per_s: messages as f64 / wall_secs,
+            median_rtt_us: rtts.get(rtts.len() / 2).copied().unwrap_or(0.0),
+            messages,
+            wall_secs,
+            cpu_secs: crate::procfs::thread_cpu_secs().unwrap_or(0.0) - cpu0,
         })
     })
-    .join()
-    .map_err(|_| anyhow::anyhow!("load generator panicked"))?
+}
+
+/// Opens `count` connections (handshake done, then silent), waits `settle`, calls `measure`
+/// while they are all open, and closes them.
+pub fn hold_idle<T: Send + 'static>(
+    addr: SocketAddr,
+    websocket: bool,
+    count: usize,
+    settle: Duration,
+    core: usize,
+    measure: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    on_pinned_thread(core, async move || {
+        let conns = open_all(addr, websocket, false, count).await?;
+        compio::time::sleep(settle).await;
+        let out = measure();
+        for c in &conns {
+            c.set_zero_linger().ok();
+        }
+        Ok(out)
+    })
 }

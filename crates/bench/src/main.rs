@@ -1,13 +1,17 @@
 //! `eddy-bench`: the Iggy article's pinned-producer and pinned-consumer benchmarks, TCP vs
 //! WebSocket in one run against the same server, with latency percentiles, a console table, and a
-//! results folder (JSON, Markdown, PNG charts).
+//! results folder (JSON, Markdown, PNG charts); and `ws-echo`, WebSocket echo against peer crates
+//! and raw TCP (see `ws_echo`).
 
 mod actors;
 mod chart;
 mod echo_servers;
 mod loadgen;
+mod procfs;
+mod rt;
 mod server;
 mod stats;
+mod ws_echo;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,7 +41,7 @@ enum Command {
     PinnedConsumer(RunArgs),
     /// WebSocket echo against peer crates and raw TCP: each server single-threaded and pinned in
     /// its own process, the load generator pinned to another core.
-    WsEcho(EchoArgs),
+    WsEcho(ws_echo::EchoArgs),
     /// Runs one echo server (used by ws-echo for its child processes).
     #[command(hide = true)]
     EchoServer {
@@ -107,19 +111,6 @@ struct RunArgs {
     output: PathBuf,
 }
 
-#[derive(clap::Args, Clone)]
-struct EchoArgs {
-    /// Seconds per measurement.
-    #[arg(long, default_value_t = 2.0)]
-    seconds: f64,
-    /// Rounds (peers interleaved in each); medians are reported.
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
-    /// Where the results folder is written.
-    #[arg(long, default_value = "bench/results")]
-    output: PathBuf,
-}
-
 #[derive(Serialize)]
 struct TransportResult {
     transport: &'static str,
@@ -145,7 +136,7 @@ fn main() -> anyhow::Result<()> {
         Command::EchoServer { name, core } => {
             echo_servers::run(&name, "127.0.0.1:0".parse()?, core)
         }
-        Command::WsEcho(args) => ws_echo(args),
+        Command::WsEcho(args) => ws_echo::run(args),
         Command::PinnedProducer(args) => bench(Kind::Producer, args),
         Command::PinnedConsumer(args) => bench(Kind::Consumer, args),
     }
@@ -322,11 +313,7 @@ fn write_results(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let command: Vec<String> = std::env::args().collect();
-    let machine = serde_json::json!({
-        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "cpu": std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())),
-        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned()),
-    });
+    let machine = machine_info();
     let json = serde_json::json!({
         "benchmark": kind,
         "command": command.join(" "),
@@ -389,124 +376,17 @@ fn write_results(
     Ok(())
 }
 
-/// The ws-echo scenarios: (label, connections, in flight, payload bytes).
-const ECHO_SCENARIOS: [(&str, usize, usize, usize); 5] = [
-    ("ping-pong 16 B", 1, 1, 16),
-    ("ping-pong 1 KiB", 1, 1, 1024),
-    ("pipelined 1×32, 16 B", 1, 32, 16),
-    ("pipelined 1×32, 1 KiB", 1, 32, 1024),
-    ("pipelined 16×32, 1 KiB", 16, 32, 1024),
-];
-
-fn ws_echo(args: EchoArgs) -> anyhow::Result<()> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let duration = Duration::from_secs_f64(args.seconds.max(0.05));
-    let impls = echo_servers::IMPLS;
-    // results[scenario][impl] = per-round measurements
-    let mut results: Vec<Vec<Vec<loadgen::Measured>>> =
-        vec![vec![Vec::new(); impls.len()]; ECHO_SCENARIOS.len()];
-    let bar =
-        indicatif::ProgressBar::new((args.rounds * ECHO_SCENARIOS.len() * impls.len()) as u64);
-    for _ in 0..args.rounds {
-        for (si, &(_, connections, in_flight, size)) in ECHO_SCENARIOS.iter().enumerate() {
-            for (ii, name) in impls.iter().enumerate() {
-                let (mut child, addr) = echo_servers::spawn(name, 0)?;
-                let ws = !name.starts_with("raw");
-                let load = loadgen::Load { connections, in_flight, size, duration, deflate: false };
-                let measured = loadgen::run(addr, ws, load, 1 % cores);
-                child.kill().ok();
-                child.wait().ok();
-                results[si][ii].push(measured?);
-                bar.inc(1);
-            }
-        }
-    }
-    bar.finish_and_clear();
-    let median = |v: &[loadgen::Measured], f: fn(&loadgen::Measured) -> f64| {
-        let mut x: Vec<f64> = v.iter().map(f).collect();
-        x.sort_by(f64::total_cmp);
-        x.get(x.len() / 2).copied().unwrap_or(0.0)
-    };
-    let mut md = format!(
-        "| scenario | {} | eddy vs best WebSocket peer | eddy vs raw TCP (compio) |\n|---|{}---:|---:|\n",
-        impls.join(" | "),
-        "---:|".repeat(impls.len())
-    );
-    let mut json_rows = Vec::new();
-    for (si, &(label, ..)) in ECHO_SCENARIOS.iter().enumerate() {
-        let pingpong = label.starts_with("ping-pong");
-        let values: Vec<f64> = (0..impls.len())
-            .map(|ii| {
-                if pingpong {
-                    median(&results[si][ii], |m| m.median_rtt_us)
-                } else {
-                    median(&results[si][ii], |m| m.msgs_per_s)
-                }
-            })
-            .collect();
-        let cells: Vec<String> = values
-            .iter()
-            .map(|v| if pingpong { format!("{v:.0} µs") } else { format!("{:.0} k/s", v / 1e3) })
-            .collect();
-        // Ratios as "eddy is N× better": throughput eddy/other, latency other/eddy.
-        let ratio = |other: f64| {
-            if pingpong { other / values[0].max(1e-9) } else { values[0] / other.max(1e-9) }
-        };
-        let best_peer = values[1];
-        md.push_str(&format!(
-            "| {label} | {} | {:.2}× | {:.2}× |\n",
-            cells.join(" | "),
-            ratio(best_peer),
-            ratio(values[2])
-        ));
-        json_rows.push(serde_json::json!({"scenario": label, "unit": if pingpong { "median round trip µs" } else { "messages/s" }, "values": impls.iter().zip(&values).map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>()}));
-    }
-    // The compression column: JSON-like text through eddy with and without permessage-deflate.
-    let mut zmd = String::from(
-        "| JSON payload, pipelined 1×16 | eddy, uncompressed | eddy, permessage-deflate | deflate / plain |\n|---|---:|---:|---:|\n",
-    );
-    for size in [1024usize, 64 << 10] {
-        let mut plain = Vec::new();
-        let mut deflated = Vec::new();
-        for _ in 0..args.rounds {
-            for (name, deflate, out) in
-                [("eddy", false, &mut plain), ("eddy-deflate", true, &mut deflated)]
-            {
-                let (mut child, addr) = echo_servers::spawn(name, 0)?;
-                let load = loadgen::Load { connections: 1, in_flight: 16, size, duration, deflate };
-                let measured = loadgen::run(addr, true, load, 1 % cores);
-                child.kill().ok();
-                child.wait().ok();
-                out.push(measured?);
-            }
-        }
-        let (p, d) = (median(&plain, |m| m.msgs_per_s), median(&deflated, |m| m.msgs_per_s));
-        zmd.push_str(&format!(
-            "| {} KiB | {:.0} k/s | {:.0} k/s | {:.2}× |\n",
-            size >> 10,
-            p / 1e3,
-            d / 1e3,
-            d / p.max(1e-9)
-        ));
-        json_rows.push(serde_json::json!({"scenario": format!("json {} KiB pipelined 1x16", size >> 10), "unit": "messages/s", "values": {"eddy": p, "eddy-deflate": d}}));
-    }
-    let md = format!("{md}\n{zmd}");
-    println!("{md}");
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let dir = args.output.join(format!("ws-echo-{stamp}"));
-    std::fs::create_dir_all(&dir)?;
-    let command: Vec<String> = std::env::args().collect();
-    let json = serde_json::json!({"benchmark": "ws-echo", "command": command.join(" "), "seconds": args.seconds, "rounds": args.rounds, "servers_pinned_core": 0, "load_pinned_core": 1 % cores, "results": json_rows});
-    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
-    std::fs::write(
-        dir.join("report.md"),
-        format!(
-            "# ws-echo\n\n`{}`\n\nMedians of {} rounds of {} s; each server single-threaded, pinned to core 0, in its own process; the load generator pinned to core 1. Ratios > 1 mean eddy is better.\n\n{md}",
-            command.join(" "),
-            args.rounds,
-            args.seconds
-        ),
-    )?;
-    println!("results: {}", dir.display());
-    Ok(())
+/// CPU count and model, kernel: the "on what machine" of every results file.
+fn machine_info() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
+        c.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|m| m.trim().to_owned())
+    });
+    serde_json::json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpu": cpu,
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned()),
+    })
 }

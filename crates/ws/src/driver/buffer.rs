@@ -1,7 +1,8 @@
-//! The read buffer policy: a `BytesMut` that rests at a small base capacity, grows geometrically
-//! while a frame in flight needs more (never beyond what that frame needs, so a peer announcing a
-//! huge frame gets memory only as its bytes arrive), and drops back to the base size once the big
-//! frame has been handed out. Reads go into the spare capacity, never zero-filled. Never parses.
+//! The read buffer policy: a `BytesMut` that rests at a small base capacity, grows while a frame
+//! in flight needs more (a frame up to 1 MiB gets its room at once plus room for a following frame
+//! of up to 64 KiB; a larger one grows geometrically and never beyond what it needs, so a peer
+//! announcing a huge frame gets memory only as its bytes arrive), and drops back to the base size
+//! once the big frame has been handed out. Reads go into the spare capacity, never zero-filled. Never parses.
 //!
 //! Large allocations are recycled through a small per-thread list: a buffer that backed a large
 //! frame is parked there when the connection moves on, and the next large frame on this thread
@@ -110,14 +111,26 @@ impl ReadBuffer {
             self.reallocate(rest.max(need.min(2 * rest)));
         } else if spare < min_room {
             // Never read into a sliver: a few bytes per read would cost a submission per frame.
-            let grown = if need <= rest { rest } else { need.min((GROWTH * cap).max(FIRST_STEP)) };
+            let grown = if need <= rest { rest } else { self.step_toward(need) };
             self.reallocate(grown.max(len + min_room));
         } else if spare < want_more && cap < need {
             // Room for a read, but the frame needs more: grow geometrically toward `need`.
-            self.reallocate(need.min((GROWTH * cap).max(FIRST_STEP)));
+            self.reallocate(self.step_toward(need));
         }
         self.handed = (self.buf.len(), self.buf.capacity() - self.buf.len(), need <= self.burst);
         std::mem::take(&mut self.buf)
+    }
+
+    /// The next capacity for a frame that needs `need` bytes. Up to [`FIRST_STEP`] the frame
+    /// gets its room at once plus room for a following frame of up to its size (at most
+    /// [`MAX_BURST`]), so pipelined medium frames arrive two per read rather than one read
+    /// and one reallocation each. Beyond it, geometric steps that never pass the frame.
+    fn step_toward(&self, need: usize) -> usize {
+        if need <= FIRST_STEP {
+            need + need.min(MAX_BURST)
+        } else {
+            need.min((GROWTH * self.buf.capacity()).max(FIRST_STEP))
+        }
     }
 
     /// Puts the buffer back after a read.
@@ -232,5 +245,21 @@ mod tests {
         let buf = rb.prepare(7);
         assert_eq!(&buf[..], b"\x81\x05Hel");
         assert!(buf.capacity() >= 4096);
+    }
+
+    #[test]
+    fn a_medium_frame_gets_room_for_the_next_one_and_a_large_one_does_not() {
+        let mut rb = ReadBuffer::new(4096, BytesMut::new());
+        // A 64 KiB frame whose header has arrived: its buffer also holds a following frame.
+        fill(&mut rb, 2, 14);
+        let need = (64 << 10) + 14;
+        let buf = rb.prepare(need);
+        assert_eq!(buf.capacity(), need + MAX_BURST);
+        assert_eq!(&buf[..], &[0u8; 14][..], "the bytes read so far are kept");
+        rb.restore(buf);
+        // A frame beyond FIRST_STEP grows only toward itself.
+        let mut rb = ReadBuffer::new(4096, BytesMut::new());
+        fill(&mut rb, 2, 14);
+        assert_eq!(rb.prepare(8 << 20).capacity(), FIRST_STEP);
     }
 }
