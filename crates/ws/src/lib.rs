@@ -48,6 +48,7 @@ pub mod frame;
 pub mod handshake;
 pub mod message;
 pub mod protocol;
+mod recycle;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod utf8;

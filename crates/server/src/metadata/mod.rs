@@ -99,6 +99,22 @@ impl Catalog {
             .ok_or_else(|| ServerError::TopicNotFound(stream.clone(), topic.clone()))
     }
 
+    /// The topic `topic` names in the stream `stream` names, mutably, with their ids.
+    fn topic_mut(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+    ) -> Result<(u32, u32, &mut TopicMeta), ServerError> {
+        let (sid, tid) = {
+            let (s, t) = self.topic(stream, topic)?;
+            (s.id, t.id)
+        };
+        match self.streams.get_mut(&sid).and_then(|s| s.topics.get_mut(&tid)) {
+            Some(t) => Ok((sid, tid, t)),
+            None => Err(ServerError::TopicNotFound(stream.clone(), topic.clone())),
+        }
+    }
+
     /// Every partition, with its key.
     pub fn partitions(&self) -> impl Iterator<Item = PartitionKey> + '_ {
         self.streams.values().flat_map(|s| {
@@ -199,20 +215,16 @@ impl Catalog {
         if !valid_name(&settings.name) {
             return Err(ServerError::InvalidTopicName);
         }
-        let (sid, tid) = {
-            let (s, t) = self.topic(stream, topic)?;
-            if s.topics.values().any(|o| o.name == settings.name && o.id != t.id) {
-                return Err(ServerError::TopicNameExists(settings.name));
-            }
-            (s.id, t.id)
-        };
-        if let Some(t) = self.streams.get_mut(&sid).and_then(|s| s.topics.get_mut(&tid)) {
-            t.name = settings.name;
-            t.compression = settings.compression;
-            t.message_expiry = settings.message_expiry;
-            t.max_topic_size = settings.max_topic_size;
-            t.replication_factor = settings.replication_factor;
+        let (s, t) = self.topic(stream, topic)?;
+        if s.topics.values().any(|o| o.name == settings.name && o.id != t.id) {
+            return Err(ServerError::TopicNameExists(settings.name));
         }
+        let (_, _, t) = self.topic_mut(stream, topic)?;
+        t.name = settings.name;
+        t.compression = settings.compression;
+        t.message_expiry = settings.message_expiry;
+        t.max_topic_size = settings.max_topic_size;
+        t.replication_factor = settings.replication_factor;
         Ok(())
     }
 
@@ -240,13 +252,7 @@ impl Catalog {
         count: u32,
         now: u64,
     ) -> Result<Vec<PartitionKey>, ServerError> {
-        let (sid, tid) = {
-            let (s, t) = self.topic(stream, topic)?;
-            (s.id, t.id)
-        };
-        let Some(t) = self.streams.get_mut(&sid).and_then(|s| s.topics.get_mut(&tid)) else {
-            return Err(ServerError::TopicNotFound(stream.clone(), topic.clone()));
-        };
+        let (sid, tid, t) = self.topic_mut(stream, topic)?;
         let total = t.partitions.len() as u32 + count;
         if count == 0 || total > MAX_PARTITIONS {
             return Err(ServerError::InvalidPartitionsCount(count));
@@ -263,13 +269,7 @@ impl Catalog {
         topic: &Identifier,
         count: u32,
     ) -> Result<Vec<PartitionKey>, ServerError> {
-        let (sid, tid) = {
-            let (s, t) = self.topic(stream, topic)?;
-            (s.id, t.id)
-        };
-        let Some(t) = self.streams.get_mut(&sid).and_then(|s| s.topics.get_mut(&tid)) else {
-            return Err(ServerError::TopicNotFound(stream.clone(), topic.clone()));
-        };
+        let (sid, tid, t) = self.topic_mut(stream, topic)?;
         if count == 0 || count as usize > t.partitions.len() {
             return Err(ServerError::InvalidPartitionsCount(count));
         }
@@ -320,5 +320,29 @@ mod tests {
         let gone = c.delete_partitions(&s, &t, 2).unwrap();
         assert_eq!(gone.iter().map(|k| k.partition).collect::<Vec<_>>(), vec![1, 2]);
         assert!(c.delete_partitions(&s, &t, 5).is_err());
+    }
+
+    #[test]
+    fn a_topic_is_updated_by_name_or_id_and_keeps_names_unique() {
+        let mut c = Catalog::default();
+        c.create_stream("s", 1).unwrap();
+        let s = Identifier::Name("s".into());
+        c.create_topic(&s, settings("a"), 1, 1).unwrap();
+        c.create_topic(&s, settings("b"), 1, 1).unwrap();
+        let mut renamed = settings("c");
+        renamed.message_expiry = 7;
+        c.update_topic(&s, &Identifier::Name("a".into()), renamed).unwrap();
+        let (_, t) = c.topic(&s, &Identifier::Numeric(0)).unwrap();
+        assert_eq!((t.name.as_str(), t.message_expiry), ("c", 7));
+        assert!(matches!(
+            c.update_topic(&s, &Identifier::Numeric(0), settings("b")),
+            Err(ServerError::TopicNameExists(_))
+        ));
+        // Its own name again is fine.
+        c.update_topic(&s, &Identifier::Numeric(0), settings("c")).unwrap();
+        assert!(matches!(
+            c.update_topic(&s, &Identifier::Numeric(9), settings("d")),
+            Err(ServerError::TopicNotFound(..))
+        ));
     }
 }

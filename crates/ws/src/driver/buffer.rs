@@ -2,17 +2,16 @@
 //! in flight needs more (a frame up to 1 MiB gets its room at once plus room for a following frame
 //! of up to 64 KiB; a larger one grows geometrically and never beyond what it needs, so a peer
 //! announcing a huge frame gets memory only as its bytes arrive), and drops back to the base size
-//! once the big frame has been handed out. Reads go into the spare capacity, never zero-filled. Never parses.
+//! once the big frame has been handed out. Reads go into the spare capacity, never zero-filled.
+//! Never parses.
 //!
-//! Large allocations are recycled through a small per-thread list: a buffer that backed a large
-//! frame is parked there when the connection moves on, and the next large frame on this thread
-//! reuses it once the application has dropped every `Bytes` cut from it (`try_reclaim` proves
-//! it). Its pages are already faulted in; the large-message benchmark measured page faults, not
-//! copying, as the main cost of a fresh 16 MiB buffer. Bounded: [`PARKED_MAX`] buffers per thread.
-
-use std::cell::RefCell;
+//! Large allocations are recycled per thread through `crate::recycle`: a buffer that backed a
+//! large frame is parked when the connection moves on and reused by the next large frame on this
+//! thread once the application has dropped every `Bytes` cut from it.
 
 use bytes::BytesMut;
+
+use crate::recycle::{self, LARGE, Side};
 
 /// The smallest useful read: below this much spare room the buffer is replaced before reading.
 const MIN_READ: usize = 512;
@@ -20,42 +19,11 @@ const MIN_READ: usize = 512;
 /// in as they are written; the large-message benchmark measured doubling at ~2× the frame size in
 /// page faults, quadrupling at ~1.3×.
 const GROWTH: usize = 4;
-/// Allocations at least this big are recycled.
-const LARGE: usize = 256 << 10;
 /// A frame up to this size gets its whole buffer at once when its header arrives (fewer reads and
 /// copies; the pages fault in only as bytes arrive). Beyond it, growth is geometric from here.
 const FIRST_STEP: usize = 1 << 20;
 /// Largest read burst the buffer adapts to under load.
 const MAX_BURST: usize = 64 << 10;
-/// Most parked large buffers per thread.
-pub const PARKED_MAX: usize = 4;
-
-thread_local! {
-    static PARKED: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A parked buffer that is no longer shared and holds `capacity` bytes, if any.
-fn unpark(capacity: usize) -> Option<BytesMut> {
-    PARKED.with(|parked| {
-        let mut parked = parked.borrow_mut();
-        let i = parked.iter_mut().position(|b| {
-            b.clear();
-            b.try_reclaim(capacity)
-        })?;
-        Some(parked.swap_remove(i))
-    })
-}
-
-/// Parks a buffer that backed a large frame (dropping the oldest when full).
-fn park(buf: BytesMut) {
-    PARKED.with(|parked| {
-        let mut parked = parked.borrow_mut();
-        if parked.len() == PARKED_MAX {
-            parked.remove(0);
-        }
-        parked.push(buf);
-    });
-}
 
 /// A connection's read buffer.
 #[derive(Debug)]
@@ -150,12 +118,12 @@ impl ReadBuffer {
     fn reallocate(&mut self, capacity: usize) {
         let capacity = capacity.max(self.buf.len());
         let large = capacity >= LARGE;
-        let mut fresh = if large { unpark(capacity) } else { None }
+        let mut fresh = if large { recycle::take(Side::Read, capacity) } else { None }
             .unwrap_or_else(|| BytesMut::with_capacity(capacity));
         fresh.extend_from_slice(&self.buf);
         let old = std::mem::replace(&mut self.buf, fresh);
         if self.large {
-            park(old);
+            recycle::give(Side::Read, old);
         }
         self.large = large;
     }

@@ -318,6 +318,12 @@ impl Protocol {
         if !header.fin {
             return Ok(None);
         }
+        self.finish_assembly()
+    }
+
+    /// Ends the message being assembled (its final frame has been added): checks that text
+    /// ended on a whole UTF-8 sequence and returns the message, unless a close was sent.
+    fn finish_assembly(&mut self) -> Result<Option<Message>, ProtocolError> {
         let Some(assembly) = self.assembly.take() else {
             return Err(ProtocolError::UnexpectedContinuation);
         };
@@ -365,17 +371,7 @@ impl Protocol {
                 if !header.fin {
                     return Ok(None);
                 }
-                let Some(assembly) = self.assembly.take() else {
-                    return Err(ProtocolError::UnexpectedContinuation);
-                };
-                let msg = match assembly.finish() {
-                    (DataKind::Text, bytes) => {
-                        self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                        Message::Text(Utf8Bytes::from_validated(bytes))
-                    }
-                    (DataKind::Binary, bytes) => Message::Binary(bytes),
-                };
-                Ok((!discard).then_some(msg))
+                self.finish_assembly()
             }
             OpCode::Ping => {
                 if self.state == State::Open {

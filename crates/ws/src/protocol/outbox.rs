@@ -1,11 +1,14 @@
 //! The outgoing byte queue: frames waiting to be written, as a list of `Bytes` segments for one
 //! vectored write. Headers and small payloads are coalesced into one contiguous buffer; large
 //! payloads are referenced, never copied (except by a client, which must mask them: it copies once
-//! into a buffer it owns and masks there). Knows nothing of sockets.
+//! into a buffer it owns and masks there). A large masked payload's buffer goes back to the
+//! per-thread `crate::recycle` pool once drained, so the next large send reuses its faulted-in
+//! pages and an idle connection keeps none of it. Knows nothing of sockets.
 
 use bytes::{Bytes, BytesMut};
 
 use crate::frame::{FrameHeader, OpCode, apply_mask};
+use crate::recycle::{self, LARGE, Side};
 
 /// How much `head` reserves when it runs out, so small frames do not allocate one by one.
 const HEAD_CHUNK: usize = 4 << 10;
@@ -24,6 +27,9 @@ pub struct Outbox {
     coalesce_threshold: usize,
     /// Invariant: the total length of `segments` plus `head`.
     queued: usize,
+    /// The largest capacity `head` has had since it was last drained (how big its allocation
+    /// is, which `head.capacity()` stops telling once it has been split).
+    head_alloc: usize,
 }
 
 impl Outbox {
@@ -40,6 +46,35 @@ impl Outbox {
     /// Bytes waiting.
     pub fn queued_bytes(&self) -> usize {
         self.queued
+    }
+
+    /// Makes room for `need` more bytes in `head`; a large room comes from the recycle pool
+    /// when `head` holds nothing yet.
+    fn make_room(&mut self, need: usize) {
+        if self.head.capacity() - self.head.len() >= need {
+            return;
+        }
+        if self.head.is_empty()
+            && need >= LARGE
+            && let Some(buf) = recycle::take(Side::Write, need)
+        {
+            self.retire_head();
+            self.head = buf;
+        } else {
+            self.head.reserve(need.max(HEAD_CHUNK));
+        }
+        self.head_alloc = self.head_alloc.max(self.head.capacity());
+    }
+
+    /// Lets go of an empty `head`: a large allocation goes to the recycle pool, a medium one is
+    /// freed, a small one is kept for the next frames.
+    fn retire_head(&mut self) {
+        if self.head_alloc >= LARGE {
+            recycle::give(Side::Write, std::mem::take(&mut self.head));
+        } else if self.head_alloc > HEAD_KEEP {
+            self.head = BytesMut::new();
+        }
+        self.head_alloc = self.head.capacity();
     }
 
     /// Queues one frame. With `mask`, the payload is copied and masked in place.
@@ -64,10 +99,7 @@ impl Outbox {
     ) {
         let header = FrameHeader { fin, rsv, opcode, mask, payload_len: payload.len() as u64 };
         let copy = mask.is_some() || payload.len() <= self.coalesce_threshold;
-        let need = header.encoded_len() + if copy { payload.len() } else { 0 };
-        if self.head.capacity() - self.head.len() < need {
-            self.head.reserve(need.max(HEAD_CHUNK));
-        }
+        self.make_room(header.encoded_len() + if copy { payload.len() } else { 0 });
         header.encode(&mut self.head);
         if copy {
             let start = self.head.len();
@@ -94,9 +126,9 @@ impl Outbox {
     ) {
         let total: usize = parts.iter().map(Bytes::len).sum();
         let header = FrameHeader { fin, rsv: 0, opcode, mask, payload_len: total as u64 };
-        if self.head.capacity() - self.head.len() < header.encoded_len() {
-            self.head.reserve(HEAD_CHUNK);
-        }
+        // A client copies (and masks) every part: room for all of it at once.
+        let copied = if mask.is_some() { total } else { 0 };
+        self.make_room(header.encoded_len() + copied);
         header.encode(&mut self.head);
         let mut offset = 0;
         for part in parts {
@@ -120,9 +152,7 @@ impl Outbox {
     pub fn drain_into(&mut self, dst: &mut Vec<Bytes>, max_segments: usize) -> usize {
         if !self.head.is_empty() {
             self.segments.push(self.head.split().freeze());
-            if self.head.capacity() > HEAD_KEEP {
-                self.head = BytesMut::new();
-            }
+            self.retire_head();
         }
         let n = self.segments.len().min(max_segments.max(1));
         let bytes: usize = self.segments[..n].iter().map(Bytes::len).sum();
@@ -200,5 +230,32 @@ mod tests {
             expected.extend_from_slice(&payload);
         }
         assert_eq!(drained(&mut outbox), expected);
+    }
+
+    #[test]
+    fn a_large_masked_payload_leaves_no_memory_behind_and_its_buffer_is_reused() {
+        let mut outbox = Outbox::new(16);
+        let payload = Bytes::from(vec![9u8; LARGE]);
+        let mut segs = Vec::new();
+        outbox.push_frame(OpCode::Binary, true, &payload, Some([1, 2, 3, 4]));
+        outbox.drain_into(&mut segs, 16);
+        let first = segs[0].as_ptr();
+        assert!(outbox.head.capacity() < HEAD_KEEP, "the outbox keeps no large buffer");
+        // Still being written: the next large send cannot have that memory.
+        outbox.push_frame(OpCode::Binary, true, &payload, Some([1, 2, 3, 4]));
+        let mut second = Vec::new();
+        outbox.drain_into(&mut second, 16);
+        assert_ne!(second[0].as_ptr(), first);
+        // Both writes done: a third large send reuses one of the two buffers.
+        let ptrs = [first, second[0].as_ptr()];
+        drop((segs, second));
+        outbox.push_frame(OpCode::Binary, true, &payload, Some([1, 2, 3, 4]));
+        let mut third = Vec::new();
+        outbox.drain_into(&mut third, 16);
+        assert!(ptrs.contains(&third[0].as_ptr()), "a recycled buffer");
+        // Header: 2 bytes, a 64-bit length, the 4-byte key.
+        let mut unmasked = third.concat();
+        apply_mask(&mut unmasked[14..], [1, 2, 3, 4], 0);
+        assert_eq!(&unmasked[14..], &payload[..], "payload intact after reuse");
     }
 }
