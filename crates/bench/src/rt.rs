@@ -10,11 +10,20 @@ use std::collections::HashSet;
 use compio::driver::ProactorBuilder;
 use compio::runtime::{Runtime, RuntimeBuilder};
 
+/// The io_uring setup chosen by `EDDY_URING`: `coop` (the default), `defer` or `default`.
+pub fn mode() -> &'static str {
+    match std::env::var("EDDY_URING").as_deref() {
+        Ok("default") => "default",
+        Ok("defer") => "defer",
+        _ => "coop",
+    }
+}
+
 pub fn pinned(core: usize) -> std::io::Result<Runtime> {
     let mut proactor = ProactorBuilder::new();
-    match std::env::var("EDDY_URING").as_deref() {
-        Ok("default") => {}
-        Ok("defer") => {
+    match mode() {
+        "default" => {}
+        "defer" => {
             proactor.single_issuer(true).defer_taskrun(true);
         }
         _ => {
