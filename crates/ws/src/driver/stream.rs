@@ -183,3 +183,14 @@ impl<S: AsyncRead + AsyncWrite> ReadConn for WebSocket<S> {
         self.stream.shutdown().await
     }
 }
+#[cfg(test)]
+mod tests {
+    /// A connection at rest should cost bytes: state only some connections use (deflate, a
+    /// client's masking keys) lives behind pointers. 952 bytes before that was done.
+    #[test]
+    fn the_connection_state_stays_small() {
+        let size = std::mem::size_of::<super::WebSocket<compio::net::TcpStream>>();
+        assert!(size <= 512, "WebSocket<TcpStream> is {size} bytes");
+        assert!(std::mem::size_of::<crate::protocol::Protocol>() <= 192);
+    }
+}

@@ -1,6 +1,8 @@
 //! Fresh masking keys for a client (RFC 6455 §5.3: "the masking key MUST be unpredictable ...
 //! derived from a strong source of entropy"). Keys come from the operating system's CSPRNG in
-//! batches of 64, so one `getrandom` call serves 64 frames. No I/O beyond that call.
+//! batches of 64, so one `getrandom` call serves 64 frames; the batch is allocated on first use,
+//! so a server connection (which never masks) carries only an empty pointer. No I/O beyond that
+//! call.
 
 /// Keys fetched per `getrandom` call.
 const BATCH: usize = 64;
@@ -8,14 +10,14 @@ const BATCH: usize = 64;
 /// A batch of random masking keys.
 #[derive(Debug)]
 pub struct MaskKeys {
-    keys: [[u8; 4]; BATCH],
+    keys: Option<Box<[[u8; 4]; BATCH]>>,
     /// Invariant: `keys[next..]` have not been handed out.
     next: usize,
 }
 
 impl Default for MaskKeys {
     fn default() -> Self {
-        Self { keys: [[0; 4]; BATCH], next: BATCH }
+        Self { keys: None, next: BATCH }
     }
 }
 
@@ -40,12 +42,13 @@ impl MaskKeys {
                     chunk.copy_from_slice(&x.to_le_bytes());
                 }
             }
-            for (key, bytes) in self.keys.iter_mut().zip(raw.chunks_exact(4)) {
+            let keys = self.keys.get_or_insert_with(|| Box::new([[0; 4]; BATCH]));
+            for (key, bytes) in keys.iter_mut().zip(raw.chunks_exact(4)) {
                 key.copy_from_slice(bytes);
             }
             self.next = 0;
         }
-        let key = self.keys[self.next];
+        let key = self.keys.as_ref().map_or([0; 4], |keys| keys[self.next]);
         self.next += 1;
         key
     }

@@ -86,8 +86,8 @@ pub struct Protocol {
     assembly: Option<Assembly>,
     utf8: Utf8Validator,
     keys: MaskKeys,
-    /// Set when permessage-deflate was negotiated.
-    deflate: Option<Deflate>,
+    /// Set when permessage-deflate was negotiated (boxed: ~330 bytes most connections never use).
+    deflate: Option<Box<Deflate>>,
 }
 
 /// permessage-deflate state of a connection.
@@ -131,12 +131,12 @@ impl Protocol {
             ),
         };
         let bits = ours_bits.min(config.max_window_bits);
-        self.deflate = Some(Deflate {
+        self.deflate = Some(Box::new(Deflate {
             compressor: Compressor::new(bits, config.level, ours_reset),
             decompressor: Decompressor::new(theirs_reset),
             compress: bits >= 9,
             min_size: config.min_size,
-        });
+        }));
     }
 
     /// Whether permessage-deflate is in use.
