@@ -86,13 +86,21 @@ pub fn spawn(name: &str, core: usize) -> anyhow::Result<(std::process::Child, So
         .args(["echo-server", "--impl", name, "--core", &core.to_string()])
         .stdout(std::process::Stdio::piped())
         .spawn()?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .strip_prefix("addr=")
-        .context("echo server did not report its address")?
-        .parse()?;
-    Ok((child, addr))
+    let reported = (|| -> anyhow::Result<SocketAddr> {
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line.trim().strip_prefix("addr=");
+        Ok(addr
+            .with_context(|| format!("echo server {name} did not report its address"))?
+            .parse()?)
+    })();
+    match reported {
+        Ok(addr) => Ok((child, addr)),
+        Err(e) => {
+            child.kill().ok();
+            child.wait().ok();
+            Err(e)
+        }
+    }
 }
