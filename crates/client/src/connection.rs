@@ -63,12 +63,8 @@ impl Connection {
                 ws.feed_binary_parts(&[head.freeze(), payload])?;
                 ws.flush().await?;
                 loop {
-                    if let Some((status, len)) = parse_response_header(pending)
-                        && pending.len() >= RESPONSE_HEADER_LEN + len
-                    {
-                        let mut frame = pending.split_to(RESPONSE_HEADER_LEN + len);
-                        let body = frame.split_off(RESPONSE_HEADER_LEN).freeze();
-                        return Ok((status, body));
+                    if let Some(reply) = take_reply(pending) {
+                        return Ok(reply);
                     }
                     match ws.read().await? {
                         // The usual case: one whole reply in one message, taken without a copy.
@@ -90,18 +86,24 @@ impl Connection {
     }
 }
 
+/// Splits one whole reply (status, body) off the front of `buf`, if it holds one.
+fn take_reply(buf: &mut BytesMut) -> Option<(u32, Bytes)> {
+    let (status, len) = parse_response_header(buf)?;
+    if buf.len() < RESPONSE_HEADER_LEN + len {
+        return None;
+    }
+    let mut frame = buf.split_to(RESPONSE_HEADER_LEN + len);
+    Some((status, frame.split_off(RESPONSE_HEADER_LEN).freeze()))
+}
+
 /// Reads one whole reply from a TCP stream.
 async fn read_reply(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
 ) -> Result<(u32, Bytes), ClientError> {
     loop {
-        if let Some((status, len)) = parse_response_header(buf)
-            && buf.len() >= RESPONSE_HEADER_LEN + len
-        {
-            let mut frame = buf.split_to(RESPONSE_HEADER_LEN + len);
-            let body = frame.split_off(RESPONSE_HEADER_LEN).freeze();
-            return Ok((status, body));
+        if let Some(reply) = take_reply(buf) {
+            return Ok(reply);
         }
         let want = parse_response_header(buf)
             .map_or(8 << 10, |(_, len)| RESPONSE_HEADER_LEN + len - buf.len());
