@@ -50,16 +50,7 @@ impl Target {
 
     /// Peak resident memory of the server process, if it is ours.
     pub fn peak_rss_mib(&self) -> Option<f64> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let kib: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        Some(kib / 1024.0)
+        Some(crate::procfs::peak_rss_kib(self.child.as_ref()?.id())? / 1024.0)
     }
 }
 

@@ -126,9 +126,7 @@ fn measure(
     args: &EchoArgs,
     load_core: usize,
 ) -> anyhow::Result<Sample> {
-    let (mut child, addr) = echo_servers::spawn(imp.name, 0)?;
-    let pid = child.id();
-    let result = (|| -> anyhow::Result<Sample> {
+    echo_servers::with_server(imp.name, 0, |pid, addr| {
         let duration = Duration::from_secs_f64(args.seconds.max(0.05));
         let load = |connections, in_flight, size, duration, max_messages| loadgen::Load {
             connections,
@@ -181,10 +179,7 @@ fn measure(
             load_cpu_pct: m.as_ref().map_or(0.0, |m| pct(m.cpu_secs, m)),
             server_peak_rss_mib: procfs::peak_rss_kib(pid).unwrap_or(0.0) / 1024.0,
         })
-    })();
-    child.kill().ok();
-    child.wait().ok();
-    result
+    })
 }
 
 /// The `ws-echo` subcommand.
@@ -434,7 +429,6 @@ fn compression(
         for _ in 0..args.rounds {
             for (name, deflate) in [("eddy", false), (echo_servers::EDDY_DEFLATE, true)] {
                 bar.set_message(format!("JSON {} · {name}", size_label(size)));
-                let (mut child, addr) = echo_servers::spawn(name, 0)?;
                 let load = loadgen::Load {
                     connections: 1,
                     in_flight: 16,
@@ -444,11 +438,11 @@ fn compression(
                     websocket: true,
                     deflate,
                 };
-                let measured = loadgen::run(addr, load, load_core);
-                child.kill().ok();
-                child.wait().ok();
+                let measured = echo_servers::with_server(name, 0, |_, addr| {
+                    loadgen::run(addr, load, load_core)
+                })?;
                 let out = if deflate { &mut deflated } else { &mut plain };
-                out.push(measured?.msgs_per_s);
+                out.push(measured.msgs_per_s);
             }
         }
         rows.push((size, median(plain), median(deflated)));

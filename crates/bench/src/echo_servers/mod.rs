@@ -80,7 +80,7 @@ fn pin(core: usize) {
 }
 
 /// Starts `name` in a child process pinned to `core`; returns it and its address.
-pub fn spawn(name: &str, core: usize) -> anyhow::Result<(std::process::Child, SocketAddr)> {
+fn spawn(name: &str, core: usize) -> anyhow::Result<(std::process::Child, SocketAddr)> {
     use std::io::BufRead;
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .args(["echo-server", "--impl", name, "--core", &core.to_string()])
@@ -103,4 +103,18 @@ pub fn spawn(name: &str, core: usize) -> anyhow::Result<(std::process::Child, So
             Err(e)
         }
     }
+}
+
+/// Runs `f` (given the server's pid and address) against a fresh `name` server pinned to `core`,
+/// and stops the server afterwards whatever `f` returned.
+pub fn with_server<T>(
+    name: &str,
+    core: usize,
+    f: impl FnOnce(u32, SocketAddr) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let (mut child, addr) = spawn(name, core)?;
+    let result = f(child.id(), addr);
+    child.kill().ok();
+    child.wait().ok();
+    result
 }
