@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::deflate::params::{accept_offer, check_response as deflate_response, offer};
 use crate::error::Error;
 use crate::handshake::client::Accepted;
-use crate::handshake::server::{write_accept, write_reject};
+use crate::handshake::server::{parse_rejection, write_accept, write_reject};
 use crate::handshake::{
     ClientRequest, HandshakeError, Rejection, Request, Response, check_request, check_response,
 };
@@ -40,8 +40,15 @@ where
     let handshake = async {
         let mut buf = BytesMut::with_capacity(1024);
         let (request, head_len) = loop {
-            if let Some(parsed) = Request::parse(&buf, config.max_handshake_size)? {
-                break parsed;
+            match Request::parse(&buf, config.max_handshake_size) {
+                Ok(Some(parsed)) => break parsed,
+                Ok(None) => {}
+                Err(e) => {
+                    if let Some(rejection) = parse_rejection(&e) {
+                        reject(&mut stream, &rejection).await;
+                    }
+                    return Err(e.into());
+                }
             }
             buf = read_more(&mut stream, buf, config.max_handshake_size).await?;
         };
@@ -57,9 +64,7 @@ where
         match decision {
             Ok(key) => write_accept(&key, &response, &mut out),
             Err(rejection) => {
-                write_reject(&rejection, &mut out);
-                write_all(&mut stream, out).await?;
-                stream.shutdown().await.ok();
+                reject(&mut stream, &rejection).await;
                 return Err(Error::Handshake(HandshakeError::Rejected {
                     status: rejection.status,
                     reason: rejection.reason,
@@ -172,6 +177,34 @@ async fn read_more<S: AsyncRead>(
         _ => Ok(buf),
     }
 }
+
+/// Answers a refused handshake with its HTTP error and ends the stream; a peer that is gone by
+/// then is not an error of ours. What the peer still sends is read and dropped for a moment
+/// (bounded in bytes and time), so that closing with unread bytes does not reset the connection
+/// before the peer has read the answer.
+async fn reject<S: AsyncRead + AsyncWrite>(stream: &mut S, rejection: &Rejection) {
+    let mut out = BytesMut::with_capacity(256);
+    write_reject(rejection, &mut out);
+    if write_all(stream, out).await.is_err() {
+        return;
+    }
+    stream.shutdown().await.ok();
+    let drain = async {
+        let mut sink = Vec::with_capacity(4096);
+        for _ in 0..16 {
+            sink.clear();
+            let BufResult(result, back) = stream.read(sink).await;
+            sink = back;
+            if !matches!(result, Ok(n) if n > 0) {
+                break;
+            }
+        }
+    };
+    compio::time::timeout(REJECT_LINGER, drain).await.ok();
+}
+
+/// How long a refused handshake's connection is drained before it is dropped.
+const REJECT_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 
 async fn write_all<S: AsyncWrite>(stream: &mut S, out: BytesMut) -> Result<(), Error> {
     let BufResult(result, _) = stream.write_all(out).await;

@@ -25,6 +25,9 @@ pub enum HandshakeError {
     /// The HTTP head could not be parsed.
     #[error("malformed HTTP: {0}")]
     Malformed(String),
+    /// The HTTP head carried more headers than the server parses.
+    #[error("more than {0} HTTP headers")]
+    TooManyHeaders(usize),
     /// The HTTP head exceeded `Config::max_handshake_size`.
     #[error("HTTP head larger than {0} bytes")]
     TooLarge(usize),

@@ -4,7 +4,7 @@
 use super::HandshakeError;
 
 /// Most headers a request may carry.
-const MAX_HEADERS: usize = 64;
+pub const MAX_HEADERS: usize = 64;
 
 /// A parsed request head; what an accept callback sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,9 @@ impl Request {
                 Err(HandshakeError::TooLarge(max_size))
             }
             Ok(httparse::Status::Partial) => Ok(None),
+            Err(httparse::Error::TooManyHeaders) => {
+                Err(HandshakeError::TooManyHeaders(MAX_HEADERS))
+            }
             Err(e) => Err(HandshakeError::Malformed(e.to_string())),
         }
     }

@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{Request, accept_key, has_token, is_valid_key};
+use super::{HandshakeError, Request, accept_key, has_token, is_valid_key};
 
 /// What the server adds to its 101 response; filled in by the accept callback.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,12 +68,24 @@ pub fn offered_protocols(req: &Request) -> Vec<String> {
         .collect()
 }
 
+/// The HTTP answer to a request head that could not be parsed: 431 for a head or header count
+/// over the limit, 400 for malformed HTTP; `None` for errors that leave nobody to answer.
+pub fn parse_rejection(error: &HandshakeError) -> Option<Rejection> {
+    match error {
+        HandshakeError::TooLarge(_) => Some(Rejection::new(431, "request head too large")),
+        HandshakeError::TooManyHeaders(_) => Some(Rejection::new(431, "too many headers")),
+        HandshakeError::Malformed(_) => Some(Rejection::new(400, "malformed HTTP request")),
+        _ => None,
+    }
+}
+
 /// Checks a request against §4.2.1 and returns its `Sec-WebSocket-Key`, or the HTTP error to
-/// answer with: 426 and `Sec-WebSocket-Version: 13` for another version, 400 otherwise.
+/// answer with: 405 (with `Allow: GET`) for another method, 426 and `Sec-WebSocket-Version: 13`
+/// for another version, 400 otherwise.
 pub fn check_request(req: &Request) -> Result<Vec<u8>, Rejection> {
     let bad = |reason: &str| Err(Rejection::new(400, reason));
     if req.method() != "GET" {
-        return bad("method must be GET");
+        return Err(Rejection::new(405, "method must be GET").with_header("Allow", "GET"));
     }
     if !req.is_http11() {
         return bad("HTTP/1.1 required");
@@ -146,8 +158,10 @@ fn reason_phrase(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         426 => "Upgrade Required",
         429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Error",
@@ -187,7 +201,7 @@ mod tests {
     #[test]
     fn each_broken_rule_gets_its_status() {
         let cases = [
-            (GOOD.replace("GET", "POST"), 400),
+            (GOOD.replace("GET", "POST"), 405),
             (GOOD.replace("HTTP/1.1", "HTTP/1.0"), 400),
             (GOOD.replace("Host: server.example.com\r\n", ""), 400),
             (GOOD.replace("Upgrade: websocket", "Upgrade: h2c"), 400),
@@ -204,6 +218,9 @@ mod tests {
             assert!(text.starts_with(&format!("HTTP/1.1 {status} ")));
             if status == 426 {
                 assert!(text.contains("Sec-WebSocket-Version: 13\r\n"));
+            }
+            if status == 405 {
+                assert!(text.contains("Allow: GET\r\n"));
             }
         }
     }

@@ -264,12 +264,6 @@ impl Protocol {
             }
             return Ok((false, false));
         }
-        if h.payload_len > self.max_frame_size as u64 {
-            return Err(ProtocolError::FrameTooLarge {
-                size: h.payload_len,
-                limit: self.max_frame_size,
-            });
-        }
         let (assembled, text, compressed) = match (h.opcode, &self.assembly) {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
             (OpCode::Continuation, Some(a)) => {
@@ -278,11 +272,18 @@ impl Protocol {
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
             (op, None) => (0, op == OpCode::Text, rsv1),
         };
-        // For compressed messages this bounds the compressed bytes; the inflated size is bounded
-        // while inflating.
+        // The limits are on what the application receives. A compressed frame carries deflate's
+        // worst case (incompressible data grows slightly), so its wire size may exceed the limit
+        // by that much; its inflated size is bounded exactly while inflating.
+        let wire_limit = |limit: usize| if compressed { compressed_bound(limit) } else { limit };
+        let frame_limit = wire_limit(self.max_frame_size);
+        if h.payload_len > frame_limit as u64 {
+            return Err(ProtocolError::FrameTooLarge { size: h.payload_len, limit: frame_limit });
+        }
         let size = assembled.saturating_add(h.payload_len);
-        if size > self.max_message_size as u64 {
-            return Err(ProtocolError::MessageTooLarge { size, limit: self.max_message_size });
+        let message_limit = wire_limit(self.max_message_size);
+        if size > message_limit as u64 {
+            return Err(ProtocolError::MessageTooLarge { size, limit: message_limit });
         }
         Ok((text && !compressed, compressed))
     }
@@ -495,3 +496,9 @@ impl Protocol {
 
 #[cfg(test)]
 mod tests;
+
+/// The most bytes raw deflate can turn `n` bytes into: stored blocks add 5 bytes per 64 KiB at
+/// worst; this allows 1 per KiB plus a tail, comfortably above that.
+pub(crate) fn compressed_bound(n: usize) -> usize {
+    n.saturating_add(n >> 10).saturating_add(64)
+}

@@ -477,4 +477,36 @@ mod deflate {
         assert_eq!(res, Err(ProtocolError::BadCompressedData));
         assert_eq!(sent, server_close(CloseCode::INVALID_PAYLOAD));
     }
+
+    #[test]
+    fn incompressible_data_at_the_limit_passes_though_its_compressed_frame_is_larger() {
+        let limit = 64 << 10;
+        let config = Config::default().with_max_frame_size(limit).with_max_message_size(limit);
+        let dc = DeflateConfig { min_size: 0, ..DeflateConfig::default() };
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<u8> = (0..limit + 1)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        for (len, ok) in [(limit, true), (limit + 1, false)] {
+            let mut client = Protocol::new(Role::Client, &config);
+            client.enable_deflate(NEG, &dc);
+            let msg = Message::binary(noise[..len].to_vec());
+            let wire = send_all(&mut client, std::slice::from_ref(&msg));
+            let (h, _) = FrameHeader::parse(&wire).unwrap().unwrap();
+            assert!(h.payload_len > len as u64, "deflate expanded noise: {}", h.payload_len);
+            let mut server = Protocol::new(Role::Server, &config);
+            server.enable_deflate(NEG, &dc);
+            let (got, res, _) = run(&mut server, &wire);
+            if ok {
+                assert_eq!((got, res), (vec![msg], Ok(())));
+            } else {
+                assert!(matches!(res, Err(ProtocolError::MessageTooLarge { .. })), "{res:?}");
+            }
+        }
+    }
 }

@@ -70,6 +70,30 @@ async fn bad_requests_get_400_or_426() {
             .await;
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
     assert!(result.is_err());
+    let (response, _) = raw_response(&REQUEST.replace("GET", "POST"), Config::default()).await;
+    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+    assert!(response.contains("Allow: GET\r\n"), "{response}");
+    let (response, result) =
+        raw_response("GET / HTTP/1.1\r\nHo st: x\r\n\r\n", Config::default()).await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(matches!(result, Err(Error::Handshake(HandshakeError::Malformed(_)))), "{result:?}");
+}
+
+#[compio::test]
+async fn too_many_headers_or_too_large_a_head_get_431() {
+    let many: String = (0..70).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let (response, result) =
+        raw_response(&REQUEST.replace("\r\n\r\n", &format!("\r\n{many}\r\n")), Config::default())
+            .await;
+    assert!(response.starts_with("HTTP/1.1 431"), "{response}");
+    assert!(
+        matches!(result, Err(Error::Handshake(HandshakeError::TooManyHeaders(_)))),
+        "{result:?}"
+    );
+    let big = REQUEST.replace("\r\n\r\n", &format!("\r\nX-Big: {}\r\n\r\n", "a".repeat(20 << 10)));
+    let (response, result) = raw_response(&big, Config::default()).await;
+    assert!(response.starts_with("HTTP/1.1 431"), "{response}");
+    assert!(matches!(result, Err(Error::Handshake(HandshakeError::TooLarge(_)))), "{result:?}");
 }
 
 #[compio::test]
