@@ -72,6 +72,8 @@ pub fn serve(data_dir: PathBuf, fsync: bool, shards: usize) -> anyhow::Result<()
     config.system.data_dir = data_dir;
     config.system.shards = shards;
     config.storage.fsync = fsync;
+    // The benchmark logs in as Iggy's quickstarts do; this server is its own child on loopback.
+    config.auth.root_password = eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD.into();
     config.tcp.address = "127.0.0.1:0".parse()?;
     config.websocket.address = "127.0.0.1:0".parse()?;
     let server = eddy_server::start(config)?;

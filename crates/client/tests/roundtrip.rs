@@ -9,6 +9,7 @@ async fn login_create_send_poll_and_offsets_over_both_transports() {
     let dir = std::env::temp_dir().join(format!("eddy-client-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
     let mut config = eddy_server::Config::default();
+    config.auth.root_password = "iggy".into();
     config.system.data_dir = dir.clone();
     config.system.shards = 2;
     config.tcp.address = "127.0.0.1:0".parse().unwrap();

@@ -15,6 +15,8 @@
 //! [websocket]
 //! enabled = true
 //! address = "127.0.0.1:8092"
+//! allowed_origins = []        # browser origins allowed besides the server's own (see below);
+//!                             # "*" allows every origin. Requests without Origin are allowed.
 //!
 //! [storage]
 //! fsync = true                # true: fdatasync before every SEND_MESSAGES reply (see durability)
@@ -22,12 +24,25 @@
 //!
 //! [limits]
 //! max_request_size = 67108864 # bytes; larger requests are refused before any allocation
+//! max_pre_login_request_size = 65536 # bytes a request may have before the connection logged in
+//! max_unsent_reply_bytes = 4194304   # replies a connection may hold unsent; past it the server
+//!                             # writes them before it runs the connection's next request
+//! max_connections = 10000     # open client connections per server (both transports)
+//! max_connections_per_ip = 1000
+//! login_timeout_ms = 10000    # a connection not logged in by then is closed
+//! request_timeout_ms = 30000  # a request begun but not completed for this long closes it
 //! listen_backlog = 4096
 //!
 //! [auth]
 //! root_username = "iggy"
-//! root_password = "iggy"      # a warning is logged while this default is in use
+//! root_password = ""          # "" = generated at first start, printed once and stored hashed
+//!                             # in <data_dir>/root_password.phc; set it (e.g. "iggy") to choose
+//! max_failed_logins = 5       # per connection; the next failure closes it
+//! login_backoff_max_ms = 30000 # per-IP back-off after failures, doubling from 100 ms up to this
 //! ```
+//! The server's own WebSocket origin is always allowed: `http://` (and `https://`) with the
+//! bound address, plus `localhost`, `127.0.0.1` and `[::1]` with the port when it listens on a
+//! loopback or unspecified address.
 //! Environment: `EDDY_STORAGE_FSYNC=false`, `EDDY_TCP_ADDRESS=0.0.0.0:8090`, … Values are parsed
 //! as TOML (numbers, booleans) and fall back to strings.
 
@@ -43,7 +58,7 @@ use crate::storage::durability::FsyncPolicy;
 pub struct Config {
     pub system: SystemConfig,
     pub tcp: ListenerConfig,
-    pub websocket: ListenerConfig,
+    pub websocket: WebSocketConfig,
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
@@ -65,6 +80,16 @@ pub struct ListenerConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+pub struct WebSocketConfig {
+    pub enabled: bool,
+    pub address: SocketAddr,
+    /// Origins (`scheme://host[:port]`, compared case-insensitively) allowed besides the
+    /// server's own; `"*"` allows any.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     pub fsync: bool,
     pub segment_size: u64,
@@ -74,6 +99,12 @@ pub struct StorageConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     pub max_request_size: usize,
+    pub max_pre_login_request_size: usize,
+    pub max_unsent_reply_bytes: usize,
+    pub max_connections: u32,
+    pub max_connections_per_ip: u32,
+    pub login_timeout_ms: u64,
+    pub request_timeout_ms: u64,
     pub listen_backlog: i32,
 }
 
@@ -81,11 +112,14 @@ pub struct LimitsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     pub root_username: String,
+    /// Empty: use the generated one stored in the data directory (made at first start).
     pub root_password: String,
+    pub max_failed_logins: u32,
+    pub login_backoff_max_ms: u64,
 }
 
-/// The default root password, as Iggy ships it.
-pub const DEFAULT_ROOT_PASSWORD: &str = "iggy";
+/// The password Iggy ships for its root user: never a default here, only when set explicitly.
+pub const IGGY_DEFAULT_ROOT_PASSWORD: &str = "iggy";
 
 impl Default for Config {
     fn default() -> Self {
@@ -95,10 +129,7 @@ impl Default for Config {
                 enabled: true,
                 address: SocketAddr::from(([127, 0, 0, 1], 8090)),
             },
-            websocket: ListenerConfig {
-                enabled: true,
-                address: SocketAddr::from(([127, 0, 0, 1], 8092)),
-            },
+            websocket: WebSocketConfig::default(),
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
@@ -118,6 +149,16 @@ impl Default for ListenerConfig {
     }
 }
 
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            address: SocketAddr::from(([127, 0, 0, 1], 8092)),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
 impl Default for StorageConfig {
     fn default() -> Self {
         Self { fsync: true, segment_size: 1 << 30 }
@@ -126,13 +167,27 @@ impl Default for StorageConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_request_size: 64 << 20, listen_backlog: 4096 }
+        Self {
+            max_request_size: 64 << 20,
+            max_pre_login_request_size: 64 << 10,
+            max_unsent_reply_bytes: 4 << 20,
+            max_connections: 10_000,
+            max_connections_per_ip: 1_000,
+            login_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            listen_backlog: 4096,
+        }
     }
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { root_username: "iggy".into(), root_password: DEFAULT_ROOT_PASSWORD.into() }
+        Self {
+            root_username: "iggy".into(),
+            root_password: String::new(),
+            max_failed_logins: 5,
+            login_backoff_max_ms: 30_000,
+        }
     }
 }
 
@@ -182,6 +237,16 @@ impl Config {
     /// The fsync policy the `storage.fsync` switch selects.
     pub fn fsync_policy(&self) -> FsyncPolicy {
         FsyncPolicy::from_flag(self.storage.fsync)
+    }
+
+    /// How long a connection may stay without logging in.
+    pub fn login_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.limits.login_timeout_ms)
+    }
+
+    /// How long a begun request may wait for its next bytes.
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.limits.request_timeout_ms)
     }
 
     /// The number of shards to run.

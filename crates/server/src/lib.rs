@@ -3,6 +3,7 @@
 //! A durable, thread-per-core streaming server that speaks Apache Iggy's binary protocol (server
 //! 0.8.0 / SDK 0.10.0) over TCP and WebSocket. See `docs/ARCHITECTURE.md` for the map.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod handlers;

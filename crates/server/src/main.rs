@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use eddy_server::config::{Config, DEFAULT_ROOT_PASSWORD};
+use eddy_server::config::{Config, IGGY_DEFAULT_ROOT_PASSWORD};
 
 /// A durable streaming server speaking Apache Iggy's binary protocol over TCP and WebSocket.
 #[derive(Parser, Debug)]
@@ -29,6 +29,19 @@ struct Args {
     /// fdatasync before acknowledging sends.
     #[arg(long)]
     fsync: Option<bool>,
+    /// The root user's password (`iggy` for Iggy's quickstarts). Without it (and without
+    /// auth.root_password) one is generated at the first start, printed once and stored hashed.
+    #[arg(long)]
+    root_password: Option<String>,
+}
+
+/// Raises the soft open-files limit to the hard one (connections and segment files share it)
+/// and logs the result.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,13 +70,24 @@ fn main() -> anyhow::Result<()> {
     if let Some(fsync) = args.fsync {
         config.storage.fsync = fsync;
     }
-    if config.auth.root_password == DEFAULT_ROOT_PASSWORD {
+    if let Some(password) = args.root_password {
+        config.auth.root_password = password;
+    }
+    if config.auth.root_password == IGGY_DEFAULT_ROOT_PASSWORD {
         tracing::warn!(
-            "the root user has the default password; set auth.root_password or EDDY_AUTH_ROOT_PASSWORD"
+            "the root user has Iggy's well-known default password: use it for local tests only"
         );
     }
+    raise_open_files_limit();
     tracing::info!(data_dir = %config.system.data_dir.display(), fsync = config.storage.fsync, "starting");
+    let username = config.auth.root_username.clone();
     let server = eddy_server::start(config).context("starting the server")?;
+    if let Some(password) = &server.generated_root_password {
+        // Shown once, on the terminal only: the data directory keeps nothing but its hash.
+        println!(
+            "\nGenerated the root user's password (stored hashed; shown only now):\n  user: {username}\n  password: {password}\nSet auth.root_password (or --root-password) to choose your own.\n"
+        );
+    }
     server.wait();
     Ok(())
 }

@@ -1,5 +1,8 @@
-//! One connection's login state and identity, and the permission rule: before login only PING and
-//! LOGIN_USER are served. No I/O.
+//! One connection's login state and identity, the permission rule (before login only PING and
+//! LOGIN_USER are served), and the deadlines its reads run under. No I/O.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use eddy_wire::codes::command;
 
@@ -13,12 +16,48 @@ pub struct Session {
     pub user_id: Option<u32>,
     /// `system::TRANSPORT_TCP` or `system::TRANSPORT_WEBSOCKET`.
     pub transport: u8,
+    pub peer: SocketAddr,
     pub address: String,
+    /// Failed LOGIN_USER attempts on this connection.
+    pub failed_logins: u32,
+    /// Set by a handler when the connection must close after its reply.
+    pub close: Option<&'static str>,
+    /// Until when the connection may stay without logging in.
+    login_deadline: Instant,
+    login_timeout: Duration,
 }
 
 impl Session {
-    pub fn new(client_id: u32, transport: u8, address: String) -> Self {
-        Self { client_id, user_id: None, transport, address }
+    pub fn new(client_id: u32, transport: u8, peer: SocketAddr, login_timeout: Duration) -> Self {
+        Self {
+            client_id,
+            user_id: None,
+            transport,
+            peer,
+            address: peer.to_string(),
+            failed_logins: 0,
+            close: None,
+            login_deadline: Instant::now() + login_timeout,
+            login_timeout,
+        }
+    }
+
+    /// Logs out: the connection must log in again within the login timeout.
+    pub fn logout(&mut self) {
+        self.user_id = None;
+        self.login_deadline = Instant::now() + self.login_timeout;
+    }
+
+    /// When the next read must have completed: the login deadline before login, and
+    /// `request_timeout` from now while a request is partly received; none for an idle
+    /// logged-in connection.
+    pub fn read_deadline(&self, partial: bool, request_timeout: Duration) -> Option<Instant> {
+        let request = partial.then(|| Instant::now() + request_timeout);
+        match (self.user_id, request) {
+            (None, Some(r)) => Some(r.min(self.login_deadline)),
+            (None, None) => Some(self.login_deadline),
+            (Some(_), r) => r,
+        }
     }
 
     /// Fails with `Unauthenticated` unless `code` may run in this session.
@@ -27,5 +66,26 @@ impl Session {
             (command::PING | command::LOGIN_USER, _) | (_, Some(_)) => Ok(()),
             (_, None) => Err(ServerError::Unauthenticated),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_bound_unauthenticated_and_half_sent_connections_only() {
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let mut s = Session::new(1, 1, peer, Duration::from_secs(10));
+        let long = Duration::from_secs(3600);
+        let d = s.read_deadline(false, long).unwrap();
+        assert!(d <= Instant::now() + Duration::from_secs(10));
+        assert_eq!(s.read_deadline(true, long), Some(d), "the login deadline is the earlier one");
+        s.user_id = Some(0);
+        assert_eq!(s.read_deadline(false, long), None, "idle and logged in: no deadline");
+        assert!(s.read_deadline(true, Duration::from_secs(1)).is_some());
+        s.logout();
+        assert!(s.read_deadline(false, long).is_some());
+        assert!(s.authorize(command::GET_STREAMS).is_err());
     }
 }

@@ -13,11 +13,13 @@ fn start(name: &str) -> (ServerHandle, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("eddy-hostile-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
     let mut config = Config::default();
+    config.auth.root_password = "iggy".into();
     config.system.data_dir = dir.clone();
     config.system.shards = 2;
     config.tcp.address = "127.0.0.1:0".parse().unwrap();
     config.websocket.address = "127.0.0.1:0".parse().unwrap();
     config.limits.max_request_size = 1 << 20;
+    config.auth.login_backoff_max_ms = 400;
     (eddy_server::start(config).unwrap(), dir)
 }
 
@@ -113,14 +115,25 @@ fn broken_framing_closes_only_that_connection() {
         status::OK
     );
 
-    // An oversized length: refused before any allocation, answered, then closed.
-    let mut huge = connect(addr);
-    huge.write_all(&u32::MAX.to_le_bytes()).unwrap();
-    huge.write_all(&command::PING.to_le_bytes()).unwrap();
-    let mut head = [0u8; 8];
-    huge.read_exact(&mut head).unwrap();
-    assert_eq!(u32::from_le_bytes(head[..4].try_into().unwrap()), status::INVALID_FORMAT);
-    assert!(closed_by_server(&mut huge));
+    // An oversized length: refused before any allocation, answered, then closed. Before login
+    // anything over the pre-login limit (64 KiB) is "unauthenticated"; after it, "invalid format".
+    for (logged_in, length, expected) in [
+        (false, u32::MAX, status::UNAUTHENTICATED),
+        (false, (64 << 10) + 5, status::UNAUTHENTICATED),
+        (true, u32::MAX, status::INVALID_FORMAT),
+    ] {
+        let mut huge = connect(addr);
+        if logged_in {
+            let (st, _) = request(&mut huge, command::LOGIN_USER, &login_payload("iggy", "iggy"));
+            assert_eq!(st, status::OK);
+        }
+        huge.write_all(&length.to_le_bytes()).unwrap();
+        huge.write_all(&command::PING.to_le_bytes()).unwrap();
+        let mut head = [0u8; 8];
+        huge.read_exact(&mut head).unwrap();
+        assert_eq!(u32::from_le_bytes(head[..4].try_into().unwrap()), expected, "{length}");
+        assert!(closed_by_server(&mut huge));
+    }
 
     // A length below 4.
     let mut tiny = connect(addr);
@@ -143,14 +156,36 @@ fn broken_framing_closes_only_that_connection() {
         s.write_all(&junk).ok();
         drop(s);
     }
-    // A login flood on fresh connections.
-    for _ in 0..200 {
+    // A login flood on one connection: cut after the fifth failure (the default).
+    let mut flood = connect(addr);
+    let mut pipelined = Vec::new();
+    for _ in 0..2000 {
+        let payload = login_payload("iggy", "bad");
+        pipelined.extend_from_slice(&((payload.len() + 4) as u32).to_le_bytes());
+        pipelined.extend_from_slice(&command::LOGIN_USER.to_le_bytes());
+        pipelined.extend_from_slice(&payload);
+    }
+    flood.write_all(&pipelined).ok();
+    let mut answers = Vec::new();
+    flood.read_to_end(&mut answers).ok();
+    assert_eq!(answers.len(), 5 * 8, "five error replies, then the close");
+    assert!(answers.chunks(8).all(|r| r[..4] == status::INVALID_CREDENTIALS.to_le_bytes()));
+    // Fresh connections from the same address now wait before each attempt (back-off doubling
+    // from 100 ms, capped at 400 ms in this server's config), and a right password still works.
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
         let mut s = connect(addr);
         assert_eq!(
             request(&mut s, command::LOGIN_USER, &login_payload("iggy", "bad")).0,
             status::INVALID_CREDENTIALS
         );
     }
+    assert!(started.elapsed() >= Duration::from_millis(100 + 200), "{:?}", started.elapsed());
+    let mut late = connect(addr);
+    assert_eq!(
+        request(&mut late, command::LOGIN_USER, &login_payload("iggy", "iggy")).0,
+        status::OK
+    );
     // The well-behaved client never noticed.
     assert_eq!(request(&mut good, command::PING, &[]).0, status::OK);
     let (st, _) = request(&mut good, command::CREATE_STREAM, b"\x05still");

@@ -145,3 +145,23 @@ async fn a_corrupt_message_in_the_middle_is_reported_with_its_path() {
     assert_eq!(std::fs::read(&path).unwrap(), data, "nothing was cut");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[compio::test]
+async fn a_failed_roll_is_an_error_retried_on_the_next_append_not_a_poisoned_partition() {
+    let dir = temp_dir("roll-retry");
+    let mut log = PartitionLog::open(&dir, 1024).await.unwrap();
+    let (bytes, lengths) = batch(1, &[900]);
+    assert_eq!(log.append(bytes, &lengths, 1).await.unwrap(), 0);
+    // The next segment's file cannot be created (a directory squats its name), as when the
+    // process is out of file descriptors.
+    let squatter = log_file(&dir, 1);
+    std::fs::create_dir(&squatter).unwrap();
+    let (bytes, lengths) = batch(2, &[900]);
+    assert!(log.append(bytes, &lengths, 2).await.is_err(), "the roll fails");
+    std::fs::remove_dir(&squatter).unwrap();
+    let (bytes, lengths) = batch(3, &[900]);
+    assert_eq!(log.append(bytes, &lengths, 3).await.unwrap(), 1, "retried, offsets continue");
+    log.sync().await.unwrap();
+    assert_eq!(read_all(&log).await, vec![(0, 1), (1, 3)]);
+    std::fs::remove_dir_all(&dir).ok();
+}

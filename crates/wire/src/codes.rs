@@ -75,6 +75,8 @@ pub mod status {
     pub const INVALID_FORMAT: u32 = 4;
     pub const FEATURE_UNAVAILABLE: u32 = 5;
     pub const INVALID_IDENTIFIER: u32 = 6;
+    /// Sent to a connection refused at accept (over the connection caps), then closed.
+    pub const CANNOT_ESTABLISH_CONNECTION: u32 = 9;
     pub const UNAUTHENTICATED: u32 = 40;
     pub const INVALID_CREDENTIALS: u32 = 42;
     pub const STREAM_ID_NOT_FOUND: u32 = 1009;

@@ -41,6 +41,7 @@ pub struct Server {
     pub tcp: SocketAddr,
     pub ws: SocketAddr,
     pub data_dir: PathBuf,
+    output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 pub fn temp_data_dir(name: &str) -> PathBuf {
@@ -50,25 +51,40 @@ pub fn temp_data_dir(name: &str) -> PathBuf {
 }
 
 impl Server {
-    /// Starts a server on `data_dir` with `shards` shards and the given fsync switch.
+    /// Starts a server on `data_dir` with `shards` shards and the given fsync switch, with Iggy's
+    /// quickstart credentials (`iggy`/`iggy`) set explicitly as a user of the SDK would.
     pub fn start(data_dir: &Path, shards: usize, fsync: bool) -> Self {
-        let mut child = Command::new(server_binary())
+        let mut command = Self::command(data_dir, shards, fsync);
+        command.args(["--root-password", "iggy"]);
+        Self::spawn(command, data_dir)
+    }
+
+    /// The server's command line on free ports, before any credential or limit is chosen.
+    pub fn command(data_dir: &Path, shards: usize, fsync: bool) -> Command {
+        let mut command = Command::new(server_binary());
+        command
             .args(["--data-dir"])
             .arg(data_dir)
             .args(["--tcp-address", "127.0.0.1:0", "--ws-address", "127.0.0.1:0"])
             .args(["--shards", &shards.to_string(), "--fsync", &fsync.to_string()])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("server starts");
+            .env("RUST_LOG", "info");
+        command
+    }
+
+    /// Spawns `command` and waits until it reports both addresses; every line it prints is
+    /// kept in [`Server::output`].
+    pub fn spawn(mut command: Command, data_dir: &Path) -> Self {
+        let mut child =
+            command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("server starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = output.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    // Keep draining so the server never blocks on a full pipe.
-                }
+                kept.lock().unwrap().push(line.clone());
+                // Keep draining after the receiver is gone so the server never blocks on a pipe.
+                tx.send(line).ok();
             }
         });
         let (mut tcp, mut ws) = (None, None);
@@ -93,12 +109,23 @@ impl Server {
             tcp: tcp.unwrap(),
             ws: ws.unwrap(),
             data_dir: data_dir.to_path_buf(),
+            output,
         }
+    }
+
+    /// Everything the server printed so far, one entry per line.
+    pub fn output(&self) -> Vec<String> {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// The addresses of a server owned elsewhere (for clients in other tasks).
     pub fn addresses_only(tcp: SocketAddr, ws: SocketAddr) -> Self {
-        Self { child: None, tcp, ws, data_dir: PathBuf::new() }
+        Self { child: None, tcp, ws, data_dir: PathBuf::new(), output: Default::default() }
     }
 
     /// SIGKILL, as a crash.

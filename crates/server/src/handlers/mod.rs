@@ -56,9 +56,9 @@ pub async fn handle(
     session.authorize(code)?;
     match code {
         c::PING => Ok(Reply::default()),
-        c::LOGIN_USER => system::login(ctx, session, &payload),
+        c::LOGIN_USER => system::login(ctx, session, &payload).await,
         c::LOGOUT_USER => {
-            session.user_id = None;
+            session.logout();
             Ok(Reply::default())
         }
         c::GET_ME => Ok(system::me(session)),

@@ -1,12 +1,12 @@
 //! PING, LOGIN_USER, GET_ME and GET_STATS.
 
-use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use eddy_wire::commands::system::{Stats, encode_me};
 use eddy_wire::commands::users::{Login, encode_identity};
 
-use crate::config::DEFAULT_ROOT_PASSWORD;
+use crate::auth::constant_time_eq;
 use crate::error::ServerError;
 use crate::session::Session;
 use crate::shard::ShardCtx;
@@ -16,21 +16,45 @@ use crate::transport::conn::Reply;
 /// The root user's id (Iggy's ids start at 0).
 const ROOT_USER_ID: u32 = 0;
 
-pub fn login(ctx: &ShardCtx, session: &mut Session, payload: &[u8]) -> Result<Reply, ServerError> {
+/// LOGIN_USER: waits out the peer address's back-off, checks the root credentials (a stored
+/// hash is checked off the shard's thread), logs every failure with the peer address, and ends
+/// the connection after `auth.max_failed_logins` failures on it.
+pub async fn login(
+    ctx: &ShardCtx,
+    session: &mut Session,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let login = Login::decode(payload)?;
-    let auth = &ctx.config.auth;
-    // Compare without early exit so timing does not reveal a matching prefix.
-    let matches = |a: &str, b: &str| {
-        a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let shared = &ctx.shared;
+    let ip = session.peer.ip();
+    let delay = shared.throttle.delay(ip, Instant::now());
+    if !delay.is_zero() {
+        compio::time::sleep(delay).await;
+    }
+    let user_ok =
+        constant_time_eq(login.username.as_bytes(), ctx.config.auth.root_username.as_bytes());
+    let password_ok = if shared.root.is_hashed() {
+        let (root, password) = (shared.root.clone(), login.password.clone());
+        compio::runtime::spawn_blocking(move || root.verify(&password)).await.unwrap_or(false)
+    } else {
+        shared.root.verify(&login.password)
     };
-    if !(matches(&login.username, &auth.root_username)
-        & matches(&login.password, &auth.root_password))
-    {
+    if !(user_ok & password_ok) {
+        session.failed_logins = session.failed_logins.saturating_add(1);
+        let from_address = shared.throttle.failed(ip, Instant::now());
+        tracing::warn!(
+            peer = %session.address,
+            user = ?login.username,
+            on_connection = session.failed_logins,
+            from_address,
+            "failed login"
+        );
+        if session.failed_logins >= ctx.config.auth.max_failed_logins {
+            session.close = Some("too many failed logins");
+        }
         return Err(ServerError::InvalidCredentials);
     }
-    if auth.root_password == DEFAULT_ROOT_PASSWORD {
-        tracing::debug!("login with the default root password");
-    }
+    shared.throttle.succeeded(ip);
     session.user_id = Some(ROOT_USER_ID);
     let mut out = BytesMut::with_capacity(4);
     encode_identity(ROOT_USER_ID, &mut out);
@@ -72,7 +96,7 @@ pub fn stats(ctx: &ShardCtx) -> Reply {
         streams_count: catalog.streams.len() as u32,
         topics_count: catalog.streams.values().map(|s| s.topics.len() as u32).sum(),
         partitions_count: snapshot.partitions.len() as u32,
-        clients_count: ctx.shared.clients.load(Ordering::Relaxed),
+        clients_count: ctx.shared.admission.open(),
         hostname: read_trimmed("/proc/sys/kernel/hostname"),
         os_name: std::env::consts::OS.to_owned(),
         os_version: read_trimmed("/proc/sys/kernel/osrelease"),

@@ -117,9 +117,13 @@ impl PartitionLog {
         }
         if self.active().size() > 0 && self.active().size() + batch.len() as u64 > self.segment_size
         {
+            // Nothing of this batch is written yet: a failed roll (no file descriptors, no
+            // space for a new file) is answered with the error and retried on the next append,
+            // never a poisoned partition.
             let start = self.next_offset();
-            let segment =
-                Segment::create(&self.dir, start).await.inspect_err(|e| self.poison(e))?;
+            let segment = Segment::create(&self.dir, start).await.inspect_err(|e| {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "segment roll failed; will retry");
+            })?;
             self.segments.push(segment);
         }
         let timestamp = now_micros.max(self.last_timestamp);

@@ -7,6 +7,7 @@
 //! position u32, timestamp u64, little-endian). The index is derived data: recovery rebuilds it
 //! from the log, so only the log is ever fsynced.
 
+pub mod dir_lock;
 pub mod durability;
 pub mod index;
 pub mod log;

@@ -1,17 +1,21 @@
-//! What both transports share: cutting whole requests off a connection's buffer (checking the
-//! size limit before any buffer grows), running them in order, and the reply type whose stored
-//! bytes go out as they are (vectored). No command-specific logic, no socket.
+//! What both transports share: admitting connections (the caps of `admission`), cutting whole
+//! requests off a connection's buffer (checking the size limit before any buffer grows), running
+//! them in order under the connection's reply budget, and the reply type whose stored bytes go
+//! out as they are (vectored). No command-specific logic.
 
 use std::fmt::Display;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use compio::net::{TcpListener, TcpStream};
 use eddy_wire::codes::command;
+use eddy_wire::codes::status;
 use eddy_wire::framing::{FramingError, REQUEST_HEADER_LEN, RequestHeader};
 
+use super::admission::{Permit, Refusal};
 use crate::handlers;
 use crate::session::Session;
 use crate::shard::ShardCtx;
@@ -52,29 +56,51 @@ impl Reply {
 
 /// The outcome of running what a buffer holds.
 pub enum Buffered {
-    /// Replies to every whole request found; the buffer keeps the incomplete rest. `need` is the
-    /// total the buffer must hold to complete the next request (0 if unknown yet).
-    Replies { replies: Vec<Reply>, need: usize },
-    /// The framing is lost (a length below 4, or over the limit): answer `reply`, then close.
-    Broken { replies: Vec<Reply>, reason: FramingError },
+    /// Replies to the whole requests run; the buffer keeps the rest. `need` is the total the
+    /// buffer must hold to complete the next request (0 if unknown yet). `more`: the run stopped
+    /// because the replies reached the connection's budget, so whole requests may be left; write
+    /// these and run again before reading.
+    Replies { replies: Vec<Reply>, need: usize, more: bool },
+    /// The connection must close after these replies: its framing is lost (a length below 4 or
+    /// over the limit), or a handler ended it (too many failed logins).
+    Close { replies: Vec<Reply>, reason: &'static str },
 }
 
-/// Runs every whole request at the front of `buf`, in order.
+/// Runs the whole requests at the front of `buf`, in order, until their replies hold
+/// `limits.max_unsent_reply_bytes` (so a connection holds at most that plus one reply), the
+/// buffer has no whole request left, or the connection must close. Before login a request may
+/// not exceed `limits.max_pre_login_request_size`.
 pub async fn run_buffered(ctx: &ShardCtx, session: &mut Session, buf: &mut BytesMut) -> Buffered {
-    let max = ctx.config.limits.max_request_size;
+    let limits = &ctx.config.limits;
     let mut replies = Vec::new();
+    let mut held = 0usize;
     loop {
+        if held >= limits.max_unsent_reply_bytes {
+            return Buffered::Replies { replies, need: 0, more: true };
+        }
+        let logged_in = session.user_id.is_some();
+        let max = match logged_in {
+            true => limits.max_request_size,
+            false => limits.max_pre_login_request_size.min(limits.max_request_size),
+        };
         let header = match RequestHeader::parse(buf, max) {
             Ok(Some(h)) => h,
-            Ok(None) => return Buffered::Replies { replies, need: 0 },
+            Ok(None) => return Buffered::Replies { replies, need: 0, more: false },
             Err(reason) => {
-                replies.push(Reply::error(eddy_wire::codes::status::INVALID_FORMAT));
-                return Buffered::Broken { replies, reason };
+                tracing::debug!(peer = %session.address, error = %reason, "request framing lost");
+                let (code, why) = match (logged_in, reason) {
+                    (false, FramingError::TooLarge { .. }) => {
+                        (status::UNAUTHENTICATED, "request too large before login")
+                    }
+                    _ => (status::INVALID_FORMAT, "bad request framing"),
+                };
+                replies.push(Reply::error(code));
+                return Buffered::Close { replies, reason: why };
             }
         };
         let total = REQUEST_HEADER_LEN + header.payload_len;
         if buf.len() < total {
-            return Buffered::Replies { replies, need: total };
+            return Buffered::Replies { replies, need: total, more: false };
         }
         buf.advance(REQUEST_HEADER_LEN);
         let payload = buf.split_to(header.payload_len);
@@ -87,7 +113,11 @@ pub async fn run_buffered(ctx: &ShardCtx, session: &mut Session, buf: &mut Bytes
                 Reply::error(e.status())
             }
         };
+        held = held.saturating_add(reply.payload_len());
         replies.push(reply);
+        if let Some(reason) = session.close.take() {
+            return Buffered::Close { replies, reason };
+        }
     }
 }
 
@@ -106,14 +136,15 @@ pub fn make_room(buf: &mut BytesMut, need: usize, min_spare: usize) {
 }
 
 /// Accepts connections on this shard's listener until it fails, running `connection` for each in
-/// its own task and counting connected clients.
+/// its own task with its admission: a permit to hold for the connection's lifetime, or the
+/// refusal the transport must answer with before closing.
 pub async fn accept_loop<F, Fut, E>(
     ctx: Rc<ShardCtx>,
     listener: TcpListener,
     transport: &'static str,
     connection: F,
 ) where
-    F: Fn(Rc<ShardCtx>, TcpStream, String) -> Fut + 'static,
+    F: Fn(Rc<ShardCtx>, TcpStream, SocketAddr, Result<Permit, Refusal>) -> Fut + 'static,
     Fut: Future<Output = Result<(), E>> + 'static,
     E: Display,
 {
@@ -121,13 +152,15 @@ pub async fn accept_loop<F, Fut, E>(
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let admitted = ctx.shared.admission.admit(peer.ip());
+                if let Err(refusal) = &admitted {
+                    tracing::warn!(%peer, transport, %refusal, "connection refused");
+                }
                 let (ctx, connection) = (ctx.clone(), connection.clone());
                 compio::runtime::spawn(async move {
-                    ctx.shared.clients.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = connection(ctx.clone(), stream, peer.to_string()).await {
+                    if let Err(e) = connection(ctx, stream, peer, admitted).await {
                         tracing::debug!(%peer, transport, error = %e, "connection ended");
                     }
-                    ctx.shared.clients.fetch_sub(1, Ordering::Relaxed);
                 })
                 .detach();
             }
@@ -136,5 +169,14 @@ pub async fn accept_loop<F, Fut, E>(
                 compio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
+    }
+}
+
+/// Runs `read` under `deadline`; `None` when the deadline passed (the read is dropped with its
+/// buffer: only for a connection that closes next, since a dropped read may lose bytes).
+pub async fn read_until<T>(deadline: Option<Instant>, read: impl Future<Output = T>) -> Option<T> {
+    match deadline {
+        Some(deadline) => compio::time::timeout_at(deadline, read).await.ok(),
+        None => Some(read.await),
     }
 }

@@ -1,6 +1,9 @@
 //! Transports: TCP and WebSocket carry the same byte stream of requests. `conn` turns buffered
-//! bytes into handler calls and replies; `tcp` and `ws` move the bytes. No command-specific logic.
+//! bytes into handler calls and replies; `tcp` and `ws` move the bytes; `admission` caps
+//! connections and `origin` decides which browser pages may connect. No command-specific logic.
 
+pub mod admission;
 pub mod conn;
+pub mod origin;
 pub mod tcp;
 pub mod ws;

@@ -1,17 +1,23 @@
 //! The TCP transport: accept on this shard's SO_REUSEPORT listener, then per connection read into
-//! an owned buffer, run whole requests in order, and write all their replies in one vectored
-//! submission. No command-specific logic.
+//! an owned buffer, run whole requests in order, and write their replies in vectored submissions
+//! as the reply budget fills (a client that pipelines but never reads holds at most the budget
+//! plus one reply: the server stops running its requests while its replies wait). A refused
+//! connection gets one error reply and is closed. No command-specific logic.
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
-use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
+use eddy_wire::codes::status;
 use eddy_wire::commands::system::TRANSPORT_TCP;
 
-use super::conn::{Buffered, accept_loop, make_room, run_buffered};
+use super::admission::{Permit, Refusal};
+use super::conn::{Buffered, Reply, accept_loop, make_room, read_until, run_buffered};
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
@@ -19,51 +25,85 @@ use crate::shard::ShardCtx;
 const READ_BASE: usize = 8 << 10;
 /// Segments per write submission (under IOV_MAX).
 const MAX_IOV: usize = 512;
+/// How long a refused connection is drained before it is dropped.
+const REFUSAL_LINGER: Duration = Duration::from_millis(500);
 
 /// Accepts connections until the listener fails.
 pub async fn serve(ctx: Rc<ShardCtx>, listener: TcpListener) {
-    accept_loop(ctx, listener, "tcp", |ctx, stream, peer| async move {
-        connection(&ctx, stream, peer).await
+    accept_loop(ctx, listener, "tcp", |ctx, stream, peer, admitted| async move {
+        match admitted {
+            Ok(permit) => connection(&ctx, stream, peer, permit).await,
+            Err(refusal) => refuse(stream, refusal).await,
+        }
     })
     .await;
 }
 
-async fn connection(ctx: &ShardCtx, mut stream: TcpStream, peer: String) -> std::io::Result<()> {
+async fn connection(
+    ctx: &ShardCtx,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    _permit: Permit,
+) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let client_id = ctx.shared.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
-    let mut session = Session::new(client_id, TRANSPORT_TCP, peer);
+    let mut session = Session::new(client_id, TRANSPORT_TCP, peer, ctx.config.login_timeout());
     let mut buf = BytesMut::with_capacity(READ_BASE);
     let mut need = 0;
     loop {
         make_room(&mut buf, need, READ_BASE / 2);
-        let BufResult(res, b) = stream.append(buf).await;
+        let deadline = session.read_deadline(!buf.is_empty(), ctx.config.request_timeout());
+        let Some(BufResult(res, b)) = read_until(deadline, stream.append(buf)).await else {
+            tracing::debug!(%peer, logged_in = session.user_id.is_some(), "read timed out: closing");
+            return Ok(());
+        };
         buf = b;
         if res? == 0 {
             return Ok(());
         }
-        let (replies, broken) = match run_buffered(ctx, &mut session, &mut buf).await {
-            Buffered::Replies { replies, need: n } => {
-                need = n;
-                (replies, None)
+        loop {
+            let (replies, close, more) = match run_buffered(ctx, &mut session, &mut buf).await {
+                Buffered::Replies { replies, need: n, more } => {
+                    need = n;
+                    (replies, None, more)
+                }
+                Buffered::Close { replies, reason } => (replies, Some(reason), false),
+            };
+            write_replies(&mut stream, replies).await?;
+            if let Some(reason) = close {
+                tracing::debug!(%peer, reason, "closing the connection");
+                stream.shutdown().await.ok();
+                return Ok(());
             }
-            Buffered::Broken { replies, reason } => (replies, Some(reason)),
-        };
-        if !replies.is_empty() {
-            let mut segments = Vec::new();
-            for reply in replies {
-                reply.into_segments(&mut segments);
+            if !more {
+                break;
             }
-            write_segments(&mut stream, segments).await?;
-        }
-        if let Some(reason) = broken {
-            tracing::debug!(error = %reason, "closing a connection whose framing is lost");
-            stream.shutdown().await.ok();
-            return Ok(());
         }
         if buf.is_empty() && buf.capacity() > 4 * READ_BASE {
             buf = BytesMut::with_capacity(READ_BASE);
         }
     }
+}
+
+/// Answers a connection over the caps with one error reply, then closes it (after draining what
+/// it sent for a moment, so the close does not reset the reply away).
+async fn refuse(mut stream: TcpStream, _refusal: Refusal) -> std::io::Result<()> {
+    write_replies(&mut stream, vec![Reply::error(status::CANNOT_ESTABLISH_CONNECTION)]).await?;
+    stream.shutdown().await.ok();
+    let drain = stream.read(Vec::with_capacity(4096));
+    compio::time::timeout(REFUSAL_LINGER, drain).await.ok();
+    Ok(())
+}
+
+async fn write_replies(stream: &mut TcpStream, replies: Vec<Reply>) -> std::io::Result<()> {
+    if replies.is_empty() {
+        return Ok(());
+    }
+    let mut segments = Vec::new();
+    for reply in replies {
+        reply.into_segments(&mut segments);
+    }
+    write_segments(stream, segments).await
 }
 
 async fn write_segments(stream: &mut TcpStream, mut segments: Vec<Bytes>) -> std::io::Result<()> {

@@ -1,46 +1,85 @@
 //! The WebSocket transport on eddy-ws (native owned-buffer path): the same request stream as TCP,
 //! carried in binary messages (a request may span messages, as in Iggy 0.8), each reply sent as
-//! exactly one binary message whose payload parts go out vectored. Ping/Pong and close are handled
-//! by eddy-ws. No command-specific logic.
+//! exactly one binary message whose payload parts go out vectored, flushed as the reply budget
+//! fills. The handshake refuses foreign browser origins (403) and connections over the caps
+//! (503). Ping/Pong and close are handled by eddy-ws. No command-specific logic.
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use compio::net::{TcpListener, TcpStream};
 use eddy_wire::commands::system::TRANSPORT_WEBSOCKET;
-use eddy_ws::{Config as WsConfig, Message};
+use eddy_ws::{CloseCode, CloseFrame, Config as WsConfig, Message, Rejection};
 
-use super::conn::{Buffered, accept_loop, run_buffered};
+use super::admission::{Permit, Refusal};
+use super::conn::{Buffered, accept_loop, read_until, run_buffered};
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
+/// How long a refused connection may take to send its handshake.
+const REFUSAL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Accepts connections until the listener fails.
 pub async fn serve(ctx: Rc<ShardCtx>, listener: TcpListener) {
-    accept_loop(ctx, listener, "websocket", |ctx, stream, peer| async move {
-        connection(&ctx, stream, peer).await
+    accept_loop(ctx, listener, "websocket", |ctx, stream, peer, admitted| async move {
+        connection(&ctx, stream, peer, admitted).await
     })
     .await;
 }
 
-async fn connection(ctx: &ShardCtx, stream: TcpStream, peer: String) -> Result<(), eddy_ws::Error> {
+/// The handshake's verdict: caps first, then the origin allow-list.
+fn check(
+    ctx: &ShardCtx,
+    peer: SocketAddr,
+    admitted: &Result<Permit, Refusal>,
+    request: &eddy_ws::Request,
+) -> Result<(), Rejection> {
+    if let Err(refusal) = admitted {
+        return Err(Rejection::new(503, refusal.to_string()).with_header("Retry-After", "5"));
+    }
+    let origin = request.header("Origin");
+    if !ctx.shared.origins.allows(origin) {
+        let origin = String::from_utf8_lossy(origin.unwrap_or_default());
+        tracing::warn!(%peer, origin = ?origin, "WebSocket refused: origin not allowed");
+        return Err(Rejection::new(403, "origin not allowed"));
+    }
+    Ok(())
+}
+
+async fn connection(
+    ctx: &ShardCtx,
+    stream: TcpStream,
+    peer: SocketAddr,
+    admitted: Result<Permit, Refusal>,
+) -> Result<(), eddy_ws::Error> {
     stream.set_nodelay(true)?;
     let max = ctx.config.limits.max_request_size;
-    let config = WsConfig::default().with_max_message_size(max + 8).with_max_frame_size(max + 8);
-    let mut ws = eddy_ws::accept_with(stream, &config, |_, _| Ok(())).await?;
+    let mut config =
+        WsConfig::default().with_max_message_size(max + 8).with_max_frame_size(max + 8);
+    config.handshake_timeout = match admitted {
+        Ok(_) => config.handshake_timeout.min(ctx.config.login_timeout()),
+        Err(_) => REFUSAL_HANDSHAKE_TIMEOUT,
+    };
+    let mut ws =
+        eddy_ws::accept_with(stream, &config, |request, _| check(ctx, peer, &admitted, request))
+            .await?;
     let client_id = ctx.shared.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
-    let mut session = Session::new(client_id, TRANSPORT_WEBSOCKET, peer);
+    let mut session =
+        Session::new(client_id, TRANSPORT_WEBSOCKET, peer, ctx.config.login_timeout());
     let mut pending = BytesMut::new();
     loop {
-        let data = match ws.read().await? {
+        let deadline = session.read_deadline(!pending.is_empty(), ctx.config.request_timeout());
+        let Some(read) = read_until(deadline, ws.read()).await else {
+            tracing::debug!(%peer, logged_in = session.user_id.is_some(), "read timed out: closing");
+            return Ok(());
+        };
+        let data = match read? {
             Message::Binary(data) => data,
             Message::Text(_) => {
-                ws.close(Some(eddy_ws::CloseFrame::new(
-                    eddy_ws::CloseCode::UNSUPPORTED,
-                    "binary only",
-                )))
-                .await
-                .ok();
+                ws.close(Some(CloseFrame::new(CloseCode::UNSUPPORTED, "binary only"))).await.ok();
                 return Ok(());
             }
             Message::Close(_) => return Ok(()),
@@ -51,25 +90,25 @@ async fn connection(ctx: &ShardCtx, stream: TcpStream, peer: String) -> Result<(
         } else {
             pending.extend_from_slice(&data);
         }
-        let (replies, broken) = match run_buffered(ctx, &mut session, &mut pending).await {
-            Buffered::Replies { replies, .. } => (replies, None),
-            Buffered::Broken { replies, reason } => (replies, Some(reason)),
-        };
-        for reply in replies {
-            let mut parts: Vec<Bytes> = Vec::with_capacity(1 + reply.chunks.len());
-            reply.into_segments(&mut parts);
-            ws.feed_binary_parts(&parts)?;
-        }
-        ws.flush().await?;
-        if let Some(reason) = broken {
-            tracing::debug!(error = %reason, "closing a websocket whose request framing is lost");
-            ws.close(Some(eddy_ws::CloseFrame::new(
-                eddy_ws::CloseCode::POLICY,
-                "bad request framing",
-            )))
-            .await
-            .ok();
-            return Ok(());
+        loop {
+            let (replies, close, more) = match run_buffered(ctx, &mut session, &mut pending).await {
+                Buffered::Replies { replies, more, .. } => (replies, None, more),
+                Buffered::Close { replies, reason } => (replies, Some(reason), false),
+            };
+            for reply in replies {
+                let mut parts: Vec<Bytes> = Vec::with_capacity(1 + reply.chunks.len());
+                reply.into_segments(&mut parts);
+                ws.feed_binary_parts(&parts)?;
+            }
+            ws.flush().await?;
+            if let Some(reason) = close {
+                tracing::debug!(%peer, reason, "closing the websocket");
+                ws.close(Some(CloseFrame::new(CloseCode::POLICY, reason))).await.ok();
+                return Ok(());
+            }
+            if !more {
+                break;
+            }
         }
     }
 }

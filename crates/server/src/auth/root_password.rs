@@ -1,0 +1,181 @@
+//! The root user's password. Configured (`auth.root_password`): kept as given and compared in
+//! constant time. Not configured: generated at the first start (24 characters from the OS
+//! CSPRNG), returned once for the operator to see, and stored only as an Argon2id PHC string in
+//! `<data_dir>/root_password.phc` (written to a temporary file, synced, renamed, directory
+//! synced); later starts load that hash. No network, no logging of secrets.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+use super::constant_time_eq;
+
+/// The file holding the generated password's hash.
+pub const HASH_FILE: &str = "root_password.phc";
+/// Characters of a generated password (an alphabet of 62: ~143 bits).
+const GENERATED_LEN: usize = 24;
+const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// How the root user's password is checked.
+#[derive(Clone)]
+pub enum RootCredentials {
+    /// Set in the configuration.
+    Configured(String),
+    /// Generated at first start; only its Argon2id PHC string is kept.
+    Hashed(String),
+}
+
+impl std::fmt::Debug for RootCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Configured(_) => "Configured(..)",
+            Self::Hashed(_) => "Hashed(..)",
+        })
+    }
+}
+
+/// Why the stored password could not be read or made.
+#[derive(Debug, thiserror::Error)]
+pub enum RootPasswordError {
+    #[error("{what} {path}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{path} does not hold an Argon2 password hash")]
+    BadHash { path: PathBuf },
+    #[error("the OS random number generator failed: {0}")]
+    Random(String),
+    #[error("hashing the password: {0}")]
+    Hash(String),
+}
+
+impl RootCredentials {
+    /// The configured password, or the stored hash in `data_dir`, or a new password (returned
+    /// beside the credentials, the only time it exists in clear).
+    pub fn load_or_generate(
+        configured: &str,
+        data_dir: &Path,
+    ) -> Result<(Self, Option<String>), RootPasswordError> {
+        if !configured.is_empty() {
+            return Ok((Self::Configured(configured.to_owned()), None));
+        }
+        let path = data_dir.join(HASH_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let phc = text.trim().to_owned();
+                if PasswordHash::new(&phc).is_err() {
+                    return Err(RootPasswordError::BadHash { path });
+                }
+                Ok((Self::Hashed(phc), None))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let password = generate()?;
+                let phc = hash(&password)?;
+                store(data_dir, &path, &phc)?;
+                Ok((Self::Hashed(phc), Some(password)))
+            }
+            Err(source) => Err(RootPasswordError::Io { what: "reading", path, source }),
+        }
+    }
+
+    /// Whether the check is expensive enough to run off the shard's thread.
+    pub fn is_hashed(&self) -> bool {
+        matches!(self, Self::Hashed(_))
+    }
+
+    /// Whether `password` is the root password.
+    pub fn verify(&self, password: &str) -> bool {
+        match self {
+            Self::Configured(expected) => {
+                constant_time_eq(password.as_bytes(), expected.as_bytes())
+            }
+            Self::Hashed(phc) => PasswordHash::new(phc)
+                .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()),
+        }
+    }
+}
+
+fn generate() -> Result<String, RootPasswordError> {
+    let mut out = String::with_capacity(GENERATED_LEN);
+    // Rejection sampling keeps every character equally likely.
+    let limit = 256 - (256 % ALPHABET.len());
+    while out.len() < GENERATED_LEN {
+        let mut bytes = [0u8; 64];
+        getrandom::fill(&mut bytes).map_err(|e| RootPasswordError::Random(e.to_string()))?;
+        for b in bytes {
+            if (b as usize) < limit && out.len() < GENERATED_LEN {
+                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn hash(password: &str) -> Result<String, RootPasswordError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| RootPasswordError::Random(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| RootPasswordError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| RootPasswordError::Hash(e.to_string()))
+}
+
+fn store(dir: &Path, path: &Path, phc: &str) -> Result<(), RootPasswordError> {
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RootPasswordError::Io { what, path, source }
+    };
+    let tmp = dir.join(format!("{HASH_FILE}.tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(io("creating", &tmp))?;
+    file.write_all(phc.as_bytes()).map_err(io("writing", &tmp))?;
+    file.write_all(b"\n").map_err(io("writing", &tmp))?;
+    file.sync_all().map_err(io("syncing", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io("renaming", path))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing", dir))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_password_is_stored_hashed_and_survives_a_restart() {
+        let dir = std::env::temp_dir().join(format!("eddy-root-pw-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        let (creds, shown) = RootCredentials::load_or_generate("", &dir).unwrap();
+        let password = shown.expect("first start shows the new password");
+        assert_eq!(password.len(), GENERATED_LEN);
+        assert!(password.bytes().all(|b| ALPHABET.contains(&b)));
+        let stored = std::fs::read_to_string(dir.join(HASH_FILE)).unwrap();
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
+        assert!(!stored.contains(&password));
+        assert!(creds.verify(&password));
+        assert!(!creds.verify("iggy"));
+        let (again, shown) = RootCredentials::load_or_generate("", &dir).unwrap();
+        assert!(shown.is_none(), "shown once only");
+        assert!(again.verify(&password));
+        std::fs::write(dir.join(HASH_FILE), "not a hash").unwrap();
+        assert!(matches!(
+            RootCredentials::load_or_generate("", &dir),
+            Err(RootPasswordError::BadHash { .. })
+        ));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_configured_password_is_used_as_given() {
+        let (creds, shown) =
+            RootCredentials::load_or_generate("iggy", Path::new("/nonexistent")).unwrap();
+        assert!(shown.is_none());
+        assert!(creds.verify("iggy"));
+        assert!(!creds.verify("iggy2"));
+        assert!(!creds.is_hashed());
+    }
+}
