@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs everything: formatting, lints, unit/property/loopback tests, both Autobahn|Testsuite runs
-# (server and client; fails on any non-OK case), and a seconds-long smoke of the benchmarks.
+# (server and client; fails on any non-OK case), a short coverage-guided fuzz run of every
+# parser, and a seconds-long smoke of the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 if cargo clippy --version >/dev/null 2>&1; then
   step "cargo clippy (default features, then all features)"
@@ -25,6 +27,9 @@ scripts/autobahn.sh all
 
 step "browser interop (headless Chromium)"
 scripts/browser-test.sh
+
+step "fuzzing: every parser that takes outside bytes, 15 s each (scripts/fuzz.sh)"
+scripts/fuzz.sh 15
 
 step "benchmark smoke (results under target/bench-smoke, not committed)"
 cargo bench -p eddy-ws --bench codec -- --quick --out target/bench-smoke

@@ -12,6 +12,11 @@
 //! enabled = true
 //! address = "127.0.0.1:8090"  # port 0 picks a free port; the bound address is logged
 //!
+//! [tcp.tls]                   # TLS on the TCP port (rustls); the same table exists for
+//! enabled = false             # [websocket.tls] (wss://)
+//! cert_file = ""              # PEM certificate chain
+//! key_file = ""               # PEM private key
+//!
 //! [websocket]
 //! enabled = true
 //! address = "127.0.0.1:8092"
@@ -43,8 +48,9 @@
 //! The server's own WebSocket origin is always allowed: `http://` (and `https://`) with the
 //! bound address, plus `localhost`, `127.0.0.1` and `[::1]` with the port when it listens on a
 //! loopback or unspecified address.
-//! Environment: `EDDY_STORAGE_FSYNC=false`, `EDDY_TCP_ADDRESS=0.0.0.0:8090`, … Values are parsed
-//! as TOML (numbers, booleans) and fall back to strings.
+//! Environment: `EDDY_STORAGE_FSYNC=false`, `EDDY_TCP_ADDRESS=0.0.0.0:8090`,
+//! `EDDY_WEBSOCKET_TLS_CERT_FILE=cert.pem`, … (`_TLS_` reaches the section's `tls` table). Values
+//! are parsed as TOML (numbers, booleans) and fall back to strings.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,11 +59,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::durability::FsyncPolicy;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub system: SystemConfig,
-    pub tcp: ListenerConfig,
+    pub tcp: TcpConfig,
     pub websocket: WebSocketConfig,
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
@@ -72,10 +78,20 @@ pub struct SystemConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerConfig {
+#[serde(default, deny_unknown_fields)]
+pub struct TcpConfig {
     pub enabled: bool,
     pub address: SocketAddr,
+    pub tls: TlsConfig,
+}
+
+/// TLS on a listener.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub enabled: bool,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,6 +102,7 @@ pub struct WebSocketConfig {
     /// Origins (`scheme://host[:port]`, compared case-insensitively) allowed besides the
     /// server's own; `"*"` allows any.
     pub allowed_origins: Vec<String>,
+    pub tls: TlsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -121,31 +138,19 @@ pub struct AuthConfig {
 /// The password Iggy ships for its root user: never a default here, only when set explicitly.
 pub const IGGY_DEFAULT_ROOT_PASSWORD: &str = "iggy";
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            system: SystemConfig::default(),
-            tcp: ListenerConfig {
-                enabled: true,
-                address: SocketAddr::from(([127, 0, 0, 1], 8090)),
-            },
-            websocket: WebSocketConfig::default(),
-            storage: StorageConfig::default(),
-            limits: LimitsConfig::default(),
-            auth: AuthConfig::default(),
-        }
-    }
-}
-
 impl Default for SystemConfig {
     fn default() -> Self {
         Self { data_dir: PathBuf::from("local_data"), shards: 0 }
     }
 }
 
-impl Default for ListenerConfig {
+impl Default for TcpConfig {
     fn default() -> Self {
-        Self { enabled: true, address: SocketAddr::from(([127, 0, 0, 1], 0)) }
+        Self {
+            enabled: true,
+            address: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            tls: TlsConfig::default(),
+        }
     }
 }
 
@@ -155,6 +160,7 @@ impl Default for WebSocketConfig {
             enabled: true,
             address: SocketAddr::from(([127, 0, 0, 1], 8092)),
             allowed_origins: Vec::new(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -225,8 +231,20 @@ impl Config {
                 .ok()
                 .and_then(|mut t| t.remove("v"))
                 .unwrap_or(toml::Value::String(value));
-            let entry =
+            let mut entry =
                 table.entry(section).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            // `<SECTION>_TLS_<KEY>` sets `[section.tls] key`.
+            let field = match field.strip_prefix("tls_") {
+                Some(key) => {
+                    if let toml::Value::Table(t) = entry {
+                        entry = t
+                            .entry("tls")
+                            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    }
+                    key.to_owned()
+                }
+                None => field,
+            };
             if let toml::Value::Table(t) = entry {
                 t.insert(field, parsed);
             }
@@ -271,6 +289,8 @@ mod tests {
         let env = [
             ("EDDY_STORAGE_SEGMENT_SIZE".to_string(), "8192".to_string()),
             ("EDDY_SYSTEM_DATA_DIR".to_string(), "/tmp/x y".to_string()),
+            ("EDDY_WEBSOCKET_TLS_ENABLED".to_string(), "true".to_string()),
+            ("EDDY_WEBSOCKET_TLS_CERT_FILE".to_string(), "c.pem".to_string()),
             ("UNRELATED".to_string(), "1".to_string()),
         ];
         let c = Config::load(Some(&file), env).unwrap();
@@ -279,6 +299,8 @@ mod tests {
         assert_eq!(c.system.data_dir, PathBuf::from("/tmp/x y"));
         assert_eq!(c.tcp.address.port(), 0);
         assert_eq!(c.websocket.address.port(), 8092);
+        assert!(c.websocket.tls.enabled && !c.tcp.tls.enabled);
+        assert_eq!(c.websocket.tls.cert_file, PathBuf::from("c.pem"));
         assert!(Config::load(None, [("EDDY_STORAGE_NOPE".into(), "1".into())]).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use eddy_server::config::{Config, IGGY_DEFAULT_ROOT_PASSWORD};
+use eddy_server::config::{Config, IGGY_DEFAULT_ROOT_PASSWORD, TlsConfig};
 
 /// A durable streaming server speaking Apache Iggy's binary protocol over TCP and WebSocket.
 #[derive(Parser, Debug)]
@@ -33,6 +33,18 @@ struct Args {
     /// auth.root_password) one is generated at the first start, printed once and stored hashed.
     #[arg(long)]
     root_password: Option<String>,
+    /// TLS on the TCP port: PEM certificate chain (with --tcp-tls-key).
+    #[arg(long, requires = "tcp_tls_key")]
+    tcp_tls_cert: Option<PathBuf>,
+    /// TLS on the TCP port: PEM private key.
+    #[arg(long, requires = "tcp_tls_cert")]
+    tcp_tls_key: Option<PathBuf>,
+    /// wss:// on the WebSocket port: PEM certificate chain (with --ws-tls-key).
+    #[arg(long, requires = "ws_tls_key")]
+    ws_tls_cert: Option<PathBuf>,
+    /// wss:// on the WebSocket port: PEM private key.
+    #[arg(long, requires = "ws_tls_cert")]
+    ws_tls_key: Option<PathBuf>,
 }
 
 /// Raises the soft open-files limit to the hard one (connections and segment files share it)
@@ -69,6 +81,12 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(fsync) = args.fsync {
         config.storage.fsync = fsync;
+    }
+    if let (Some(cert), Some(key)) = (args.tcp_tls_cert, args.tcp_tls_key) {
+        config.tcp.tls = TlsConfig { enabled: true, cert_file: cert, key_file: key };
+    }
+    if let (Some(cert), Some(key)) = (args.ws_tls_cert, args.ws_tls_key) {
+        config.websocket.tls = TlsConfig { enabled: true, cert_file: cert, key_file: key };
     }
     if let Some(password) = args.root_password {
         config.auth.root_password = password;

@@ -29,6 +29,7 @@ use crate::storage::dir_lock::{DataDirLock, LockError};
 use crate::transport;
 use crate::transport::admission::Admission;
 use crate::transport::origin::OriginPolicy;
+use crate::transport::tls::Acceptors;
 
 /// What all shards share: counters, the connection caps, the login back-off, the root
 /// credentials and the WebSocket origin policy. Nothing here is on the message path.
@@ -40,6 +41,7 @@ pub struct Shared {
     pub throttle: LoginThrottle,
     pub root: RootCredentials,
     pub origins: OriginPolicy,
+    pub tls: Acceptors,
 }
 
 /// What one shard's tasks share. Lives on the shard's thread only.
@@ -99,6 +101,8 @@ pub enum StartError {
     Locked(#[from] LockError),
     #[error("root password: {0}")]
     RootPassword(#[from] RootPasswordError),
+    #[error("TLS: {0}")]
+    Tls(#[from] eddy_ws::tls::TlsError),
 }
 
 /// A running server.
@@ -188,6 +192,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         .map_err(|source| StartError::DataDir { path: data_dir.clone(), source })?;
     // Before any other file is opened: a second process on this directory stops here.
     let lock = DataDirLock::acquire(&data_dir)?;
+    let tls = Acceptors::from_config(&config)?;
     let (root, generated_root_password) =
         RootCredentials::load_or_generate(&config.auth.root_password, &data_dir)?;
     let catalog = store::load(&data_dir)?;
@@ -233,6 +238,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
             ws_addr.unwrap_or(config.websocket.address),
             &config.websocket.allowed_origins,
         ),
+        tls,
     });
     let mut owner_state =
         Some(MetaOwner { data_dir, catalog, partitions: handles, shards: install_txs });

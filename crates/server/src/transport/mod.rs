@@ -6,4 +6,5 @@ pub mod admission;
 pub mod conn;
 pub mod origin;
 pub mod tcp;
+pub mod tls;
 pub mod ws;

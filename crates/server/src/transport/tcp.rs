@@ -2,8 +2,10 @@
 //! an owned buffer, run whole requests in order, and write their replies in vectored submissions
 //! as the reply budget fills (a client that pipelines but never reads holds at most the budget
 //! plus one reply: the server stops running its requests while its replies wait). A refused
-//! connection gets one error reply and is closed. No command-specific logic.
+//! connection gets one error reply and is closed. With `[tcp.tls]` the same runs over rustls.
+//! No command-specific logic.
 
+use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -12,7 +14,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use compio::net::{TcpListener, TcpStream};
+use compio::net::TcpListener;
 use eddy_wire::codes::status;
 use eddy_wire::commands::system::TRANSPORT_TCP;
 
@@ -28,24 +30,46 @@ const MAX_IOV: usize = 512;
 /// How long a refused connection is drained before it is dropped.
 const REFUSAL_LINGER: Duration = Duration::from_millis(500);
 
-/// Accepts connections until the listener fails.
+/// Accepts connections until the listener fails; with `[tcp.tls]`, each one starts with a TLS
+/// handshake (bounded by the login timeout).
 pub async fn serve(ctx: Rc<ShardCtx>, listener: TcpListener) {
     accept_loop(ctx, listener, "tcp", |ctx, stream, peer, admitted| async move {
-        match admitted {
-            Ok(permit) => connection(&ctx, stream, peer, permit).await,
-            Err(refusal) => refuse(stream, refusal).await,
+        stream.set_nodelay(true)?;
+        match ctx.shared.tls.tcp.clone() {
+            None => serve_stream(&ctx, stream, peer, admitted).await,
+            Some(acceptor) => {
+                let timeout = match admitted {
+                    Ok(_) => ctx.config.login_timeout(),
+                    Err(_) => REFUSAL_LINGER,
+                };
+                let tls = compio::time::timeout(timeout, acceptor.accept(stream))
+                    .await
+                    .map_err(|_| std::io::Error::new(ErrorKind::TimedOut, "TLS handshake"))??;
+                serve_stream(&ctx, tls, peer, admitted).await
+            }
         }
     })
     .await;
 }
 
-async fn connection(
+async fn serve_stream<S: AsyncRead + AsyncWrite>(
     ctx: &ShardCtx,
-    mut stream: TcpStream,
+    stream: S,
+    peer: SocketAddr,
+    admitted: Result<Permit, Refusal>,
+) -> std::io::Result<()> {
+    match admitted {
+        Ok(permit) => connection(ctx, stream, peer, permit).await,
+        Err(refusal) => refuse(stream, refusal).await,
+    }
+}
+
+async fn connection<S: AsyncRead + AsyncWrite>(
+    ctx: &ShardCtx,
+    mut stream: S,
     peer: SocketAddr,
     _permit: Permit,
 ) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
     let client_id = ctx.shared.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
     let mut session = Session::new(client_id, TRANSPORT_TCP, peer, ctx.config.login_timeout());
     let mut buf = BytesMut::with_capacity(READ_BASE);
@@ -87,7 +111,10 @@ async fn connection(
 
 /// Answers a connection over the caps with one error reply, then closes it (after draining what
 /// it sent for a moment, so the close does not reset the reply away).
-async fn refuse(mut stream: TcpStream, _refusal: Refusal) -> std::io::Result<()> {
+async fn refuse<S: AsyncRead + AsyncWrite>(
+    mut stream: S,
+    _refusal: Refusal,
+) -> std::io::Result<()> {
     write_replies(&mut stream, vec![Reply::error(status::CANNOT_ESTABLISH_CONNECTION)]).await?;
     stream.shutdown().await.ok();
     let drain = stream.read(Vec::with_capacity(4096));
@@ -95,7 +122,7 @@ async fn refuse(mut stream: TcpStream, _refusal: Refusal) -> std::io::Result<()>
     Ok(())
 }
 
-async fn write_replies(stream: &mut TcpStream, replies: Vec<Reply>) -> std::io::Result<()> {
+async fn write_replies<S: AsyncWrite>(stream: &mut S, replies: Vec<Reply>) -> std::io::Result<()> {
     if replies.is_empty() {
         return Ok(());
     }
@@ -106,12 +133,17 @@ async fn write_replies(stream: &mut TcpStream, replies: Vec<Reply>) -> std::io::
     write_segments(stream, segments).await
 }
 
-async fn write_segments(stream: &mut TcpStream, mut segments: Vec<Bytes>) -> std::io::Result<()> {
+/// Writes every segment (vectored, at most `MAX_IOV` per submission), then flushes (a no-op on
+/// plain TCP; TLS writes its buffered records).
+async fn write_segments<S: AsyncWrite>(
+    stream: &mut S,
+    mut segments: Vec<Bytes>,
+) -> std::io::Result<()> {
     while !segments.is_empty() {
         let rest = if segments.len() > MAX_IOV { segments.split_off(MAX_IOV) } else { Vec::new() };
         let BufResult(res, _) = stream.write_vectored_all(segments).await;
         res?;
         segments = rest;
     }
-    Ok(())
+    stream.flush().await
 }

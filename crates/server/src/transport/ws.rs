@@ -2,7 +2,8 @@
 //! carried in binary messages (a request may span messages, as in Iggy 0.8), each reply sent as
 //! exactly one binary message whose payload parts go out vectored, flushed as the reply budget
 //! fills. The handshake refuses foreign browser origins (403) and connections over the caps
-//! (503). Ping/Pong and close are handled by eddy-ws. No command-specific logic.
+//! (503). With `[websocket.tls]` it serves wss://. Ping/Pong and close are handled by eddy-ws.
+//! No command-specific logic.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -10,9 +11,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use compio::io::{AsyncRead, AsyncWrite};
 use compio::net::{TcpListener, TcpStream};
 use eddy_wire::commands::system::TRANSPORT_WEBSOCKET;
-use eddy_ws::{CloseCode, CloseFrame, Config as WsConfig, Message, Rejection};
+use eddy_ws::{CloseCode, CloseFrame, Config as WsConfig, Message, Rejection, WebSocket};
 
 use super::admission::{Permit, Refusal};
 use super::conn::{Buffered, accept_loop, read_until, run_buffered};
@@ -63,9 +65,26 @@ async fn connection(
         Ok(_) => config.handshake_timeout.min(ctx.config.login_timeout()),
         Err(_) => REFUSAL_HANDSHAKE_TIMEOUT,
     };
-    let mut ws =
-        eddy_ws::accept_with(stream, &config, |request, _| check(ctx, peer, &admitted, request))
-            .await?;
+    let verdict = |request: &eddy_ws::Request, _: &mut eddy_ws::Response| {
+        check(ctx, peer, &admitted, request)
+    };
+    match ctx.shared.tls.websocket.clone() {
+        None => {
+            serve_socket(ctx, eddy_ws::accept_with(stream, &config, verdict).await?, peer).await
+        }
+        Some(acceptor) => {
+            let ws = eddy_ws::tls::accept(&acceptor, stream, &config, verdict).await?;
+            serve_socket(ctx, ws, peer).await
+        }
+    }
+}
+
+/// Serves one accepted WebSocket until it closes.
+async fn serve_socket<S: AsyncRead + AsyncWrite>(
+    ctx: &ShardCtx,
+    mut ws: WebSocket<S>,
+    peer: SocketAddr,
+) -> Result<(), eddy_ws::Error> {
     let client_id = ctx.shared.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
     let mut session =
         Session::new(client_id, TRANSPORT_WEBSOCKET, peer, ctx.config.login_timeout());

@@ -1,0 +1,36 @@
+//! Every decoder of Iggy's binary protocol that the server runs on a client's bytes: the request
+//! header (with the size limit) and each command's payload (login, streams, topics, partitions,
+//! send with its batch validation, poll, offsets, flush). Never panics; a decoded send batch's
+//! lengths cover its messages exactly.
+
+#![no_main]
+
+use eddy_wire::commands::messages::{PollMessages, SendMessages, decode_flush};
+use eddy_wire::commands::offsets::OffsetKey;
+use eddy_wire::commands::streams;
+use eddy_wire::commands::topics::{CreateTopic, UpdateTopic, decode_ids, decode_partitions};
+use eddy_wire::commands::users::Login;
+use eddy_wire::framing::RequestHeader;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(Some(header)) = RequestHeader::parse(data, 1 << 20) {
+        assert!(header.payload_len <= 1 << 20);
+    }
+    let _ = Login::decode(data);
+    let _ = streams::decode_create(data);
+    let _ = streams::decode_id(data);
+    let _ = streams::decode_update(data);
+    let _ = CreateTopic::decode(data);
+    let _ = UpdateTopic::decode(data);
+    let _ = decode_ids(data);
+    let _ = decode_partitions(data);
+    let _ = PollMessages::decode(data);
+    let _ = decode_flush(data);
+    let _ = OffsetKey::decode_payload(data);
+    let _ = OffsetKey::decode_store(data);
+    if let Ok(send) = SendMessages::decode(data) {
+        let total: u64 = send.lengths.iter().map(|&l| u64::from(l)).sum();
+        assert_eq!(total, (data.len() - send.messages_at) as u64);
+    }
+});
