@@ -193,3 +193,44 @@ fn broken_framing_closes_only_that_connection() {
     server.stop();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_partition_that_could_not_be_opened_is_retried_not_lost() {
+    use bytes::{BufMut, BytesMut};
+    use eddy_wire::Identifier;
+    use eddy_wire::commands::messages::{Partitioning, SendMessages};
+    use eddy_wire::message::encode_message;
+
+    let (server, dir) = start("reopen");
+    let mut s = connect(server.tcp_addr.unwrap());
+    assert_eq!(request(&mut s, command::LOGIN_USER, &login_payload("iggy", "iggy")).0, status::OK);
+    assert_eq!(request(&mut s, command::CREATE_STREAM, b"\x01s").0, status::OK);
+    // The file system refuses the partition's directory (a file squats the topic's path), as
+    // when the process is out of descriptors: the topic exists, its partition cannot open yet.
+    let squatter = dir.join("streams/0/topics/0");
+    std::fs::create_dir_all(squatter.parent().unwrap()).unwrap();
+    std::fs::write(&squatter, b"").unwrap();
+    let mut topic = BytesMut::new();
+    Identifier::Numeric(0).encode(&mut topic);
+    topic.put_u32_le(1);
+    topic.put_u8(1);
+    topic.put_u64_le(0);
+    topic.put_u64_le(0);
+    topic.put_u8(1);
+    topic.put_u8(1);
+    topic.put_slice(b"t");
+    assert_ne!(request(&mut s, command::CREATE_TOPIC, &topic).0, status::OK);
+    let mut messages = BytesMut::new();
+    encode_message(&mut messages, 1, 0, b"hello", b"");
+    let lengths = [messages.len() as u32];
+    let mut send = BytesMut::new();
+    let (sid, tid) = (Identifier::Numeric(0), Identifier::Numeric(0));
+    SendMessages::encode(&sid, &tid, &Partitioning::PartitionId(0), &messages, &lengths, &mut send);
+    assert_ne!(request(&mut s, command::SEND_MESSAGES, &send).0, status::OK, "still refused");
+    // Once the file system allows it, the next operation opens the partition and is served.
+    std::fs::remove_file(&squatter).unwrap();
+    assert_eq!(request(&mut s, command::SEND_MESSAGES, &send).0, status::OK);
+    assert_eq!(request(&mut s, command::SEND_MESSAGES, &send).0, status::OK);
+    server.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -72,6 +72,23 @@ pub enum PartitionOp {
 }
 
 /// Counters a partition's owner publishes for every shard to read (stats, topic details).
+impl PartitionOp {
+    /// Answers the operation with `error` without running it (a partition that could not be
+    /// opened). Closing such a partition succeeds: there is nothing open to close.
+    pub fn fail(self, error: impl Fn() -> ServerError) {
+        match self {
+            Self::Append { reply, .. } => drop(reply.send(Err(error()))),
+            Self::Poll { reply, .. } => drop(reply.send(Err(error()))),
+            Self::GetOffset { reply, .. } => drop(reply.send(Err(error()))),
+            Self::StoreOffset { reply, .. }
+            | Self::DeleteOffset { reply, .. }
+            | Self::Flush { reply }
+            | Self::Purge { reply } => drop(reply.send(Err(error()))),
+            Self::Close { reply, .. } => drop(reply.send(Ok(()))),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct PartitionStats {
     pub next_offset: AtomicU64,

@@ -25,6 +25,7 @@ use crate::auth::{LoginThrottle, RootCredentials, RootPasswordError};
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::metadata::store;
+use crate::storage::StorageError;
 use crate::storage::dir_lock::{DataDirLock, LockError};
 use crate::transport;
 use crate::transport::admission::Admission;
@@ -339,20 +340,54 @@ async fn open_partitions(ctx: &ShardCtx, open: Vec<OpenPartition>) -> Result<(),
             p.key,
             ctx.config.storage.segment_size,
             ctx.config.fsync_policy(),
-            p.stats,
+            p.stats.clone(),
         )
         .await;
         match opened {
             Ok(actor) => compio::runtime::spawn(actor.run(p.rx)).detach(),
+            Err(e @ StorageError::Io { .. }) => {
+                // The file system refused (no descriptors, no space, permissions): nothing was
+                // written, so each later operation retries the open and is answered with the
+                // error until one succeeds. Never a partition lost until restart.
+                tracing::warn!(shard = ctx.id, key = ?p.key, error = %e, "partition open failed; retrying on its next operation");
+                failures.push(e.to_string());
+                compio::runtime::spawn(retry_open(ctx.config.clone(), p)).detach();
+            }
             Err(e) => {
-                // The partition is not served (its queue is dropped, so requests get an error);
-                // the rest of the server goes on.
+                // Damage: the partition is not served (its queue is dropped, so requests get an
+                // error); the rest of the server goes on.
                 tracing::error!(shard = ctx.id, key = ?p.key, error = %e, "partition not served");
                 failures.push(e.to_string());
             }
         }
     }
     if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+}
+
+/// Holds an unopened partition's queue: every operation first retries the open; the first
+/// success serves that operation and everything after it, a failure answers it with the error.
+async fn retry_open(config: Arc<Config>, p: OpenPartition) {
+    while let Ok(op) = p.rx.recv_async().await {
+        let opened = PartitionActor::open(
+            &config.system.data_dir,
+            p.key,
+            config.storage.segment_size,
+            config.fsync_policy(),
+            p.stats.clone(),
+        )
+        .await;
+        match opened {
+            Ok(actor) => {
+                tracing::info!(key = ?p.key, "partition opened on retry");
+                actor.run_from(Some(op), p.rx).await;
+                return;
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                op.fail(|| ServerError::Storage(StorageError::Poisoned(reason.clone())));
+            }
+        }
+    }
 }
 
 async fn shard_main(boot: Boot) {

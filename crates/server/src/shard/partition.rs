@@ -73,8 +73,13 @@ impl PartitionActor {
     }
 
     /// Serves operations until the channel closes or a `Close` arrives.
-    pub async fn run(mut self, rx: flume::Receiver<PartitionOp>) {
-        let mut pending = None;
+    pub async fn run(self, rx: flume::Receiver<PartitionOp>) {
+        self.run_from(None, rx).await;
+    }
+
+    /// Serves `first` (if any), then operations until the channel closes or a `Close` arrives.
+    pub async fn run_from(mut self, first: Option<PartitionOp>, rx: flume::Receiver<PartitionOp>) {
+        let mut pending = first;
         loop {
             let op = match pending.take() {
                 Some(op) => op,
