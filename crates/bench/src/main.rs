@@ -7,6 +7,7 @@ mod actors;
 mod chart;
 mod echo_servers;
 mod loadgen;
+mod pipeline;
 mod procfs;
 mod rt;
 mod server;
@@ -42,6 +43,9 @@ enum Command {
     /// WebSocket echo against peer crates and raw TCP: each server single-threaded and pinned in
     /// its own process, the load generator pinned to another core.
     WsEcho(ws_echo::EchoArgs),
+    /// Pipelined small requests on one connection (PING, one-message polls) at several depths,
+    /// over TCP and WebSocket: what pipelining buys under the server's reply budget.
+    Pipeline(pipeline::PipelineArgs),
     /// Runs one echo server (used by ws-echo for its child processes).
     #[command(hide = true)]
     EchoServer {
@@ -138,6 +142,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::WsEcho(args) => ws_echo::run(args),
         Command::PinnedProducer(args) => bench(Kind::Producer, args),
+        Command::Pipeline(args) => pipeline::run(args),
         Command::PinnedConsumer(args) => bench(Kind::Consumer, args),
     }
 }
@@ -377,7 +382,7 @@ fn write_results(
 }
 
 /// CPU count and model, kernel: the "on what machine" of every results file.
-fn machine_info() -> serde_json::Value {
+pub(crate) fn machine_info() -> serde_json::Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
         c.lines()
             .find(|l| l.starts_with("model name"))

@@ -1,7 +1,8 @@
 //! The WebSocket transport on eddy-ws (native owned-buffer path): the same request stream as TCP,
 //! carried in binary messages (a request may span messages, as in Iggy 0.8), each reply sent as
-//! exactly one binary message whose payload parts go out vectored, flushed as the reply budget
-//! fills. The handshake refuses foreign browser origins (403) and connections over the caps
+//! exactly one binary message whose payload parts go out vectored: replies to pipelined requests
+//! share a write (eddy-ws writes them before its next read waits on the socket, or when they reach
+//! the reply budget). The handshake refuses foreign browser origins (403) and connections over the caps
 //! (503). With `[websocket.tls]` it serves wss://. Ping/Pong and close are handled by eddy-ws.
 //! No command-specific logic.
 
@@ -119,15 +120,22 @@ async fn serve_socket<S: AsyncRead + AsyncWrite>(
                 reply.into_segments(&mut parts);
                 ws.feed_binary_parts(&parts)?;
             }
-            ws.flush().await?;
             if let Some(reason) = close {
                 tracing::debug!(%peer, reason, "closing the websocket");
+                ws.flush().await.ok();
                 ws.close(Some(CloseFrame::new(CloseCode::POLICY, reason))).await.ok();
                 return Ok(());
             }
             if !more {
                 break;
             }
+            ws.flush().await?;
+        }
+        // Replies wait while more requests are already buffered (pipelined requests share one
+        // write), up to the reply budget; the next read writes them before it waits on the
+        // socket.
+        if ws.queued_bytes() >= ctx.config.limits.max_unsent_reply_bytes {
+            ws.flush().await?;
         }
     }
 }

@@ -72,6 +72,11 @@ pub(crate) trait ReadConn {
     async fn fill(&mut self, buf: &mut ReadBuffer, need: usize) -> io::Result<usize>;
     /// Ends this side's writing (TCP FIN).
     async fn shutdown(&mut self) -> io::Result<()>;
+    /// Whether everything queued (the application's fed messages too) is written before a read
+    /// waits on the socket. True for a whole connection, whose one task both feeds and reads: a
+    /// reply it fed and a read that waits for the peer's answer to it must not deadlock. False
+    /// for a split read half: what the write half queued is the write half's to flush.
+    const FLUSH_BEFORE_WAIT: bool;
 }
 
 /// Reads into the spare capacity of the buffer prepared for a frame needing `need` bytes.
@@ -132,6 +137,11 @@ pub(crate) async fn read_message<C: ReadConn>(
                 return Err(Error::Closed);
             }
             Ok(None) => {
+                // Nothing whole is buffered: before waiting on the socket, write what is queued,
+                // so fed messages never wait for a flush that a blocked read would hold back.
+                if C::FLUSH_BEFORE_WAIT && !c.core().borrow().out.is_empty() {
+                    c.flush().await?;
+                }
                 let need = c.core().borrow().proto.bytes_needed(rbuf.bytes_mut().len());
                 if c.fill(rbuf, need).await? == 0 {
                     return Err(match state {

@@ -148,6 +148,8 @@ impl<R: AsyncRead> ReadConn for Reader<R> {
     async fn shutdown(&mut self) -> io::Result<()> {
         self.lane.shutdown().await
     }
+
+    const FLUSH_BEFORE_WAIT: bool = false;
 }
 
 /// The writing half of a split [`WebSocket`](super::WebSocket).

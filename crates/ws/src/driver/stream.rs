@@ -80,7 +80,7 @@ impl<S> WebSocket<S> {
     }
 
     /// Queues a message without writing it; [`WebSocket::flush`] writes everything queued in one
-    /// submission.
+    /// submission, and so does the next [`WebSocket::read`] that has to wait for the socket.
     pub fn feed(&mut self, msg: Message) -> Result<(), Error> {
         let core = &mut *self.core.borrow_mut();
         core.proto.send(msg, &mut core.out)?;
@@ -114,7 +114,10 @@ impl<S> WebSocket<S> {
 impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     /// Reads the next message. Pings are answered before they are returned; a received close
     /// frame is answered and returned as `Message::Close`, after which reads return
-    /// `Error::Closed`.
+    /// `Error::Closed`. A read that returns a message already buffered writes nothing the
+    /// application fed (so a loop can batch its replies); a read that must wait on the socket
+    /// first writes everything queued, so a fed reply never waits behind the read for the
+    /// peer's answer to it.
     pub async fn read(&mut self) -> Result<Message, Error> {
         let mut rbuf = std::mem::replace(&mut self.rbuf, ReadBuffer::new(0, BytesMut::new()));
         let result = conn::read_message(self, &mut rbuf).await;
@@ -182,7 +185,10 @@ impl<S: AsyncRead + AsyncWrite> ReadConn for WebSocket<S> {
     async fn shutdown(&mut self) -> io::Result<()> {
         self.stream.shutdown().await
     }
+
+    const FLUSH_BEFORE_WAIT: bool = true;
 }
+
 #[cfg(test)]
 mod tests {
     /// A connection at rest should cost bytes: state only some connections use (deflate, a

@@ -181,3 +181,31 @@ async fn an_echo_loop_can_batch_with_has_buffered_message() {
     }
     assert_eq!(server.await.unwrap(), vec![true, true, false]);
 }
+
+#[compio::test]
+async fn a_fed_reply_goes_out_before_a_read_waits_for_the_answer_to_it() {
+    // The server feeds a question and reads the answer without flushing: the read, having
+    // nothing buffered, writes the question before it waits. No deadlock.
+    let (addr, server) = serve_one(Config::default(), |ws| async move {
+        let mut ws = ws.unwrap();
+        let mut answers = Vec::new();
+        for i in 0..100u8 {
+            ws.feed(Message::binary(vec![i])).unwrap();
+            answers.push(ws.read().await.unwrap());
+        }
+        answers
+    })
+    .await;
+    let client = async {
+        let (mut ws, _) = connect(&url(addr)).await.unwrap();
+        for i in 0..100u8 {
+            assert_eq!(ws.read().await.unwrap(), Message::binary(vec![i]));
+            ws.send(Message::binary(vec![i, i])).await.unwrap();
+        }
+        server.await.unwrap()
+    };
+    let answers = compio::time::timeout(std::time::Duration::from_secs(10), client)
+        .await
+        .expect("no deadlock");
+    assert_eq!(answers, (0..100u8).map(|i| Message::binary(vec![i, i])).collect::<Vec<_>>());
+}
