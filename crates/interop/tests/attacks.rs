@@ -301,6 +301,27 @@ fn browsers_from_foreign_origins_get_403() {
     }
     let (_, head) = ws_handshake(server.ws, None);
     assert!(head.starts_with("HTTP/1.1 101"), "no Origin: not a browser: {head}");
+    // Bad handshakes get their HTTP answer before the close.
+    for (request, status) in [
+        (format!("POST / HTTP/1.1\r\nHost: x\r\n\r\n"), "405"),
+        (format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20 << 10)), "431"),
+        (
+            (0..70)
+                .map(|i| format!("X-{i}: v\r\n"))
+                .fold("GET / HTTP/1.1\r\n".to_owned(), |a, h| a + &h)
+                + "\r\n",
+            "431",
+        ),
+        ("GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(), "400"),
+        ("\x01\x02 nonsense\r\n\r\n".to_owned(), "400"),
+    ] {
+        let mut s = connect(server.ws);
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).ok();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status} ")), "{status}: {answer}");
+    }
     std::fs::remove_dir_all(&server.data_dir).ok();
 }
 
