@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
 use eddy_server::storage::StorageError;
+use eddy_server::storage::durability::FsyncPolicy;
 use eddy_server::storage::log::PartitionLog;
 use eddy_wire::message::{HEADER_LEN, MessageHeader, checksum, encode_message};
 
@@ -51,7 +52,7 @@ fn log_file(dir: &Path, start: u64) -> PathBuf {
 #[compio::test]
 async fn appends_read_back_across_segments_and_survive_reopen() {
     let dir = temp_dir("roll");
-    let mut log = PartitionLog::open(&dir, 4096).await.unwrap();
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
     let mut ids = Vec::new();
     for b in 0..20u128 {
         let (bytes, lengths) = batch(b * 10, &[100, 200, 50]);
@@ -66,7 +67,7 @@ async fn appends_read_back_across_segments_and_survive_reopen() {
     assert_eq!(read_all(&log).await, expected);
     assert_eq!(log.offset_at_or_after(1_005), Some(15));
     drop(log);
-    let log = PartitionLog::open(&dir, 4096).await.unwrap();
+    let log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
     assert_eq!(log.next_offset(), 60);
     assert_eq!(read_all(&log).await, expected);
     // A read from the middle returns exactly the asked count.
@@ -78,7 +79,7 @@ async fn appends_read_back_across_segments_and_survive_reopen() {
 #[compio::test]
 async fn a_torn_tail_is_cut_back_to_the_last_whole_message() {
     let dir = temp_dir("torn");
-    let mut log = PartitionLog::open(&dir, 1 << 30).await.unwrap();
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     let (bytes, lengths) = batch(1, &[100, 100]);
     log.append(bytes, &lengths, 5).await.unwrap();
     drop(log);
@@ -90,7 +91,7 @@ async fn a_torn_tail_is_cut_back_to_the_last_whole_message() {
     data.extend_from_slice(&extra[..200]);
     data.extend_from_slice(&[0u8; 300]);
     std::fs::write(&path, &data).unwrap();
-    let mut log = PartitionLog::open(&dir, 1 << 30).await.unwrap();
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, good_len);
     assert_eq!(read_all(&log).await, vec![(0, 1), (1, 2)]);
     // Writes continue at the right offset.
@@ -102,7 +103,7 @@ async fn a_torn_tail_is_cut_back_to_the_last_whole_message() {
 #[compio::test]
 async fn a_lagging_or_missing_index_is_rebuilt() {
     let dir = temp_dir("index");
-    let mut log = PartitionLog::open(&dir, 1 << 30).await.unwrap();
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     let (bytes, lengths) = batch(1, &[10, 20, 30, 40]);
     log.append(bytes, &lengths, 5).await.unwrap();
     drop(log);
@@ -110,12 +111,12 @@ async fn a_lagging_or_missing_index_is_rebuilt() {
     let full = std::fs::read(&index).unwrap();
     assert_eq!(full.len(), 4 * 16);
     std::fs::write(&index, &full[..20]).unwrap();
-    let log = PartitionLog::open(&dir, 1 << 30).await.unwrap();
+    let log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     assert_eq!(log.next_offset(), 4);
     assert_eq!(std::fs::read(&index).unwrap(), full, "index rebuilt byte for byte");
     drop(log);
     std::fs::remove_file(&index).unwrap();
-    let log = PartitionLog::open(&dir, 1 << 30).await.unwrap();
+    let log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     assert_eq!(read_all(&log).await.len(), 4);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -123,7 +124,7 @@ async fn a_lagging_or_missing_index_is_rebuilt() {
 #[compio::test]
 async fn a_corrupt_message_in_the_middle_is_reported_with_its_path() {
     let dir = temp_dir("corrupt");
-    let mut log = PartitionLog::open(&dir, 1 << 30).await.unwrap();
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     let (bytes, lengths) = batch(1, &[100, 100, 100]);
     log.append(bytes, &lengths, 5).await.unwrap();
     drop(log);
@@ -132,7 +133,7 @@ async fn a_corrupt_message_in_the_middle_is_reported_with_its_path() {
     let second = lengths[0] as usize;
     data[second + HEADER_LEN + 10] ^= 0xFF; // a payload bit flip in message 1
     std::fs::write(&path, &data).unwrap();
-    match PartitionLog::open(&dir, 1 << 30).await {
+    match PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await {
         Err(StorageError::Corrupt { path: p, offset, position, .. }) => {
             assert_eq!(p, path);
             assert_eq!((offset, position), (1, second as u64));
@@ -149,7 +150,7 @@ async fn a_corrupt_message_in_the_middle_is_reported_with_its_path() {
 #[compio::test]
 async fn a_failed_roll_is_an_error_retried_on_the_next_append_not_a_poisoned_partition() {
     let dir = temp_dir("roll-retry");
-    let mut log = PartitionLog::open(&dir, 1024).await.unwrap();
+    let mut log = PartitionLog::open(&dir, 1024, FsyncPolicy::Always).await.unwrap();
     let (bytes, lengths) = batch(1, &[900]);
     assert_eq!(log.append(bytes, &lengths, 1).await.unwrap(), 0);
     // The next segment's file cannot be created (a directory squats its name), as when the
@@ -163,5 +164,81 @@ async fn a_failed_roll_is_an_error_retried_on_the_next_append_not_a_poisoned_par
     assert_eq!(log.append(bytes, &lengths, 3).await.unwrap(), 1, "retried, offsets continue");
     log.sync().await.unwrap();
     assert_eq!(read_all(&log).await, vec![(0, 1), (1, 3)]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[compio::test]
+async fn a_sync_covers_every_segment_written_since_the_last_one() {
+    let dir = temp_dir("sync-all");
+    // Without per-roll syncs (fsync off), a run of appends rolls through many segments; one
+    // sync must then cover all of them, not just the last two.
+    let mut log = PartitionLog::open(&dir, 1024, FsyncPolicy::Never).await.unwrap();
+    for b in 0..5u128 {
+        let (bytes, lengths) = batch(b, &[900]);
+        log.append(bytes, &lengths, 1).await.unwrap();
+    }
+    assert_eq!(log.segments_count(), 5);
+    assert_eq!(log.unsynced_segments(), 5);
+    log.sync().await.unwrap();
+    assert_eq!(log.unsynced_segments(), 0);
+    drop(log);
+    // With fsync on, a roll syncs the segment it leaves before the next takes writes.
+    std::fs::remove_dir_all(&dir).ok();
+    let mut log = PartitionLog::open(&dir, 1024, FsyncPolicy::Always).await.unwrap();
+    for b in 0..5u128 {
+        let (bytes, lengths) = batch(b, &[900]);
+        log.append(bytes, &lengths, 1).await.unwrap();
+        assert_eq!(log.unsynced_segments(), 1, "only the active segment is unsynced");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[compio::test]
+async fn a_purge_whose_delete_fails_keeps_the_offsets_and_the_partition_working() {
+    let dir = temp_dir("purge-fail");
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    let (bytes, lengths) = batch(1, &[100, 100, 100]);
+    log.append(bytes, &lengths, 1).await.unwrap();
+    // The old segment's index cannot be removed (a non-empty directory squats its name).
+    let index = dir.join(format!("{:020}.index", 0));
+    std::fs::remove_file(&index).unwrap();
+    std::fs::create_dir(&index).unwrap();
+    std::fs::write(index.join("x"), b"").unwrap();
+    assert!(log.purge().await.is_err());
+    assert_eq!(log.next_offset(), 3, "offsets never restart");
+    let (bytes, lengths) = batch(9, &[100]);
+    assert_eq!(log.append(bytes, &lengths, 2).await.unwrap(), 3);
+    log.sync().await.unwrap();
+    assert_eq!(read_all(&log).await, vec![(3, 9)], "the purged messages are gone");
+    drop(log);
+    let log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(read_all(&log).await, vec![(3, 9)], "and stay gone after a restart");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[compio::test]
+async fn a_torn_tail_in_an_earlier_segment_cuts_there_and_drops_the_later_segments() {
+    let dir = temp_dir("torn-middle");
+    let mut log = PartitionLog::open(&dir, 1024, FsyncPolicy::Never).await.unwrap();
+    for b in 0..3u128 {
+        let (bytes, lengths) = batch(b * 10, &[400, 400]);
+        log.append(bytes, &lengths, 1).await.unwrap();
+    }
+    assert_eq!(log.segments_count(), 3);
+    drop(log);
+    // Power cut: the second segment lost its last message's tail, the third (written later,
+    // flushed by the kernel first) survived.
+    let second = log_file(&dir, 2);
+    let len = std::fs::metadata(&second).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&second).unwrap().set_len(len - 100).unwrap();
+    // With fsync on, a segment is synced before the next takes writes: data after a torn
+    // segment is damage, and the partition is refused rather than cut.
+    let refused = PartitionLog::open(&dir, 1024, FsyncPolicy::Always).await;
+    assert!(matches!(refused, Err(StorageError::Corrupt { .. })), "{refused:?}");
+    let mut log = PartitionLog::open(&dir, 1024, FsyncPolicy::Never).await.expect("served");
+    assert_eq!(read_all(&log).await, vec![(0, 0), (1, 1), (2, 10)]);
+    assert!(!log_file(&dir, 4).exists(), "the later segment is dropped");
+    let (bytes, lengths) = batch(99, &[10]);
+    assert_eq!(log.append(bytes, &lengths, 2).await.unwrap(), 3, "offsets continue from the cut");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -51,7 +51,8 @@ impl Offsets {
     /// Loads the offsets stored under `partition_dir`.
     pub fn load(partition_dir: &Path) -> Result<Self, StorageError> {
         let dir = partition_dir.join("offsets");
-        std::fs::create_dir_all(&dir).map_err(StorageError::io("create", &dir))?;
+        crate::storage::dirs::create_dir_all_durable(&dir)
+            .map_err(StorageError::io("create", &dir))?;
         let mut stored = HashMap::new();
         for entry in std::fs::read_dir(&dir).map_err(StorageError::io("list", &dir))? {
             let entry = entry.map_err(StorageError::io("list", &dir))?;
@@ -100,12 +101,24 @@ impl Offsets {
     }
 
     /// Forgets `consumer`'s offset; `false` if none was stored.
-    pub async fn delete(&mut self, consumer: &ConsumerId) -> Result<bool, StorageError> {
-        if self.stored.remove(consumer).is_none() {
+    pub async fn delete(
+        &mut self,
+        consumer: &ConsumerId,
+        policy: FsyncPolicy,
+    ) -> Result<bool, StorageError> {
+        if !self.stored.contains_key(consumer) {
             return Ok(false);
         }
         let path = self.dir.join(file_name(consumer));
         compio::fs::remove_file(&path).await.map_err(StorageError::io("remove", &path))?;
+        self.stored.remove(consumer);
+        if policy.sync_before_ack() {
+            // Without this a removed offset can come back after a power loss.
+            let d = compio::fs::File::open(&self.dir)
+                .await
+                .map_err(StorageError::io("open", &self.dir))?;
+            d.sync_all().await.map_err(StorageError::io("sync", &self.dir))?;
+        }
         Ok(true)
     }
 }

@@ -189,7 +189,7 @@ fn listeners(
 pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     let config = Arc::new(config);
     let data_dir = config.system.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
+    crate::storage::dirs::create_dir_all_durable(&data_dir)
         .map_err(|source| StartError::DataDir { path: data_dir.clone(), source })?;
     // Before any other file is opened: a second process on this directory stops here.
     let lock = DataDirLock::acquire(&data_dir)?;

@@ -58,7 +58,7 @@ impl PartitionActor {
         stats: Arc<PartitionStats>,
     ) -> Result<Self, StorageError> {
         let dir = partition_dir(data_dir, key);
-        let log = PartitionLog::open(&dir, segment_size).await?;
+        let log = PartitionLog::open(&dir, segment_size, policy).await?;
         let offsets = Offsets::load(&dir)?;
         let actor = Self { key, log, offsets, policy, stats };
         actor.publish();
@@ -128,8 +128,12 @@ impl PartitionActor {
                     reply.send(result).ok();
                 }
                 PartitionOp::DeleteOffset { consumer, reply } => {
-                    let result =
-                        self.offsets.delete(&consumer).await.map(|_| ()).map_err(ServerError::from);
+                    let result = self
+                        .offsets
+                        .delete(&consumer, self.policy)
+                        .await
+                        .map(|_| ())
+                        .map_err(ServerError::from);
                     reply.send(result).ok();
                 }
                 PartitionOp::Flush { reply } => {

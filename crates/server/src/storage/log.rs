@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use eddy_wire::message;
 
 use super::StorageError;
+use super::durability::FsyncPolicy;
 use super::recovery::recover_segment;
 use super::segment::{Segment, paths};
 
@@ -23,6 +24,12 @@ pub struct PartitionLog {
     /// ends); only the last receives appends.
     segments: Vec<Segment>,
     segment_size: u64,
+    /// Under `Always`, a segment is synced before the next one takes writes (so a later segment
+    /// never holds data while an earlier one has an unsynced tail).
+    policy: FsyncPolicy,
+    /// The first segment written since the last sync, if any: `sync` covers it and every later
+    /// one, however many a group of appends rolled through.
+    dirty_from: Option<usize>,
     /// The timestamp given to the last batch; later batches never get an earlier one.
     last_timestamp: u64,
     /// Set after a failed write or sync: what reached the disk is unknown.
@@ -40,8 +47,12 @@ pub struct ReadResult {
 
 impl PartitionLog {
     /// Opens (and recovers) the log in `dir`, creating it if needed.
-    pub async fn open(dir: &Path, segment_size: u64) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(dir).map_err(StorageError::io("create", dir))?;
+    pub async fn open(
+        dir: &Path,
+        segment_size: u64,
+        policy: FsyncPolicy,
+    ) -> Result<Self, StorageError> {
+        super::dirs::create_dir_all_durable(dir).map_err(StorageError::io("create", dir))?;
         let mut starts = Vec::new();
         let entries = std::fs::read_dir(dir).map_err(StorageError::io("list", dir))?;
         for entry in entries {
@@ -55,10 +66,25 @@ impl PartitionLog {
         starts.sort_unstable();
         let mut segments: Vec<Segment> = Vec::new();
         let mut last_timestamp = 0;
-        for start in starts {
+        let mut torn = false;
+        for (i, &start) in starts.iter().enumerate() {
             if let Some(prev) = segments.last()
-                && prev.end_offset() != start
+                && (torn || prev.end_offset() != start)
             {
+                // The previous segment lost its tail (torn, or cut back to a prefix: a power loss
+                // dropped its unsynced end). What follows was written after it. With fsync off
+                // that is the documented loss window: drop it. With fsync on a segment is synced
+                // before the next takes writes, so later data here means damage, not a torn
+                // write: refuse the partition rather than destroy acknowledged messages (empty
+                // later segments, made by a roll that wrote nothing yet, are dropped).
+                let later = &starts[i..];
+                let later_is_empty = later.iter().all(|&s| {
+                    std::fs::metadata(paths(dir, s).0).is_ok_and(|m| m.len() == 0)
+                });
+                if !policy.sync_before_ack() || later_is_empty {
+                    drop_segments(dir, later)?;
+                    break;
+                }
                 let (log_path, _) = paths(dir, start);
                 return Err(StorageError::Corrupt {
                     path: log_path,
@@ -72,12 +98,21 @@ impl PartitionLog {
             if let Some(last) = recovered.index.last() {
                 last_timestamp = last_timestamp.max(last.timestamp);
             }
+            torn = recovered.truncated > 0;
             segments.push(Segment::open(dir, start, recovered).await?);
         }
         if segments.is_empty() {
             segments.push(Segment::create(dir, 0).await?);
         }
-        Ok(Self { dir: dir.to_path_buf(), segments, segment_size, last_timestamp, poisoned: None })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            segments,
+            segment_size,
+            policy,
+            dirty_from: None,
+            last_timestamp,
+            poisoned: None,
+        })
     }
 
     fn active(&self) -> &Segment {
@@ -120,6 +155,9 @@ impl PartitionLog {
             // Nothing of this batch is written yet: a failed roll (no file descriptors, no
             // space for a new file) is answered with the error and retried on the next append,
             // never a poisoned partition.
+            if self.policy.sync_before_ack() {
+                self.sync().await?;
+            }
             let start = self.next_offset();
             let segment = Segment::create(&self.dir, start).await.inspect_err(|e| {
                 tracing::warn!(dir = %self.dir.display(), error = %e, "segment roll failed; will retry");
@@ -135,6 +173,7 @@ impl PartitionLog {
             pos = end;
         }
         let last = self.segments.len() - 1;
+        self.dirty_from = Some(self.dirty_from.map_or(last, |d| d.min(last)));
         let result = self.segments[last].append(batch, lengths, timestamp).await;
         match result {
             Ok(_) => {
@@ -148,22 +187,26 @@ impl PartitionLog {
         }
     }
 
-    /// Syncs the active segment (earlier ones were synced before the roll, or never needed it
-    /// under `FsyncPolicy::Never`).
+    /// Syncs every segment written since the last sync, in order (a group of appends may have
+    /// rolled through several).
     pub async fn sync(&mut self) -> Result<(), StorageError> {
         if let Some(reason) = &self.poisoned {
             return Err(StorageError::Poisoned(reason.clone()));
         }
-        // A roll may have left the previous segment with unsynced bytes: sync every segment
-        // written since the last sync. Cheap: syncing a clean file is a no-op for the kernel.
-        let n = self.segments.len();
-        for segment in &self.segments[n.saturating_sub(2)..] {
-            if let Err(e) = segment.sync().await {
+        let Some(from) = self.dirty_from else { return Ok(()) };
+        for i in from..self.segments.len() {
+            if let Err(e) = self.segments[i].sync().await {
                 self.poison(&e);
                 return Err(e);
             }
         }
+        self.dirty_from = None;
         Ok(())
+    }
+
+    /// Segments with writes not yet synced (for tests of the sync rule).
+    pub fn unsynced_segments(&self) -> usize {
+        self.dirty_from.map_or(0, |from| self.segments.len() - from)
     }
 
     fn poison(&mut self, e: &StorageError) {
@@ -203,21 +246,61 @@ impl PartitionLog {
         segment.index().first_at_or_after(timestamp).map(|i| segment.start_offset + i as u64)
     }
 
-    /// Deletes every message: removes all segments and starts an empty one at the next offset
-    /// (offsets are never reused).
+    /// Deletes every message and keeps the offsets going (never reused): first the empty
+    /// segment that starts at the next offset is created, durably, then the old segments are
+    /// deleted oldest first and the directory synced. A crash in between leaves old segments
+    /// followed by the new one (contiguous: nothing restarts at 0); a failed delete reopens the
+    /// log from what is on disk, so memory and disk agree (the leftovers stay readable).
     pub async fn purge(&mut self) -> Result<(), StorageError> {
-        let next = self.next_offset();
-        for segment in self.segments.drain(..) {
-            segment.delete().await?;
+        if let Some(reason) = &self.poisoned {
+            return Err(StorageError::Poisoned(reason.clone()));
         }
-        self.segments.push(Segment::create(&self.dir, next).await?);
-        Ok(())
+        let next = self.next_offset();
+        let fresh = Segment::create(&self.dir, next).await?;
+        let old = std::mem::replace(&mut self.segments, vec![fresh]);
+        self.dirty_from = None;
+        let mut failed = None;
+        for segment in old {
+            if let Err(e) = segment.delete().await {
+                failed = Some(e);
+                break;
+            }
+        }
+        super::dirs::sync_dir(&self.dir).map_err(StorageError::io("sync", &self.dir))?;
+        match failed {
+            None => Ok(()),
+            Some(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "purge could not delete every segment; reopening");
+                let (dir, size, policy) = (self.dir.clone(), self.segment_size, self.policy);
+                match Self::open(&dir, size, policy).await {
+                    Ok(reopened) => *self = reopened,
+                    Err(reopen) => self.poison(&reopen),
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Deletes the partition's directory.
     pub async fn delete(self) -> Result<(), StorageError> {
         let dir = self.dir.clone();
         drop(self);
-        std::fs::remove_dir_all(&dir).map_err(StorageError::io("remove", &dir))
+        super::dirs::remove_dir_all_durable(&dir).map_err(StorageError::io("remove", &dir))
     }
+}
+
+/// Removes the segments starting at `starts` (log and index) and syncs the directory.
+fn drop_segments(dir: &Path, starts: &[u64]) -> Result<(), StorageError> {
+    for &start in starts {
+        let (log_path, index_path) = paths(dir, start);
+        tracing::warn!(path = %log_path.display(), "dropping a segment after a torn one");
+        std::fs::remove_file(&log_path).map_err(StorageError::io("remove", &log_path))?;
+        match std::fs::remove_file(&index_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StorageError::io("remove", &index_path)(e));
+            }
+            _ => {}
+        }
+    }
+    super::dirs::sync_dir(dir).map_err(StorageError::io("sync", dir))
 }

@@ -8,6 +8,7 @@
 //! from the log, so only the log is ever fsynced.
 
 pub mod dir_lock;
+pub mod dirs;
 pub mod durability;
 pub mod index;
 pub mod log;
