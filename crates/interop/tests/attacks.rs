@@ -174,17 +174,7 @@ async fn sdk(server: &Server, password: &str) -> IggyClient {
 
 async fn stream_and_topic(c: &IggyClient) {
     c.create_stream("s").await.unwrap();
-    c.create_topic(
-        &Identifier::numeric(0).unwrap(),
-        "t",
-        1,
-        CompressionAlgorithm::None,
-        None,
-        IggyExpiry::NeverExpire,
-        MaxTopicSize::ServerDefault,
-    )
-    .await
-    .unwrap();
+    common::create_topic(c, &Identifier::numeric(0).unwrap(), "t", 1).await;
 }
 
 async fn send(c: &IggyClient, batches: usize, size: usize) -> Result<(), IggyError> {
@@ -303,7 +293,7 @@ fn browsers_from_foreign_origins_get_403() {
     assert!(head.starts_with("HTTP/1.1 101"), "no Origin: not a browser: {head}");
     // Bad handshakes get their HTTP answer before the close.
     for (request, status) in [
-        (format!("POST / HTTP/1.1\r\nHost: x\r\n\r\n"), "405"),
+        ("POST / HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(), "405"),
         (format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20 << 10)), "431"),
         (
             (0..70)

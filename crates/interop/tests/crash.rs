@@ -49,18 +49,7 @@ async fn kill_9_during_fsynced_sends_loses_no_acknowledged_message() {
         let admin = client(&server, Transport::Tcp).await;
         if round == 0 {
             admin.create_stream("crash").await.unwrap();
-            admin
-                .create_topic(
-                    &Identifier::named("crash").unwrap(),
-                    "t",
-                    1,
-                    CompressionAlgorithm::None,
-                    None,
-                    IggyExpiry::NeverExpire,
-                    MaxTopicSize::ServerDefault,
-                )
-                .await
-                .unwrap();
+            common::create_topic(&admin, &Identifier::named("crash").unwrap(), "t", 1).await;
         }
         let lanes: Vec<_> = (0..2u128)
             .map(|lane| {

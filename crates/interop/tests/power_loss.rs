@@ -4,7 +4,7 @@
 //! alternating), a restart on what survived, and a full read-back: with `fsync = true` every
 //! acknowledged id is there exactly once with its payload, offsets are contiguous (none reused),
 //! and every partition is served; with `fsync = false` the loss is counted and reported, and
-//! nothing corrupt or duplicated is ever served. `EDDY_POWER_LOSS_ROUNDS` sets the rounds
+//! nothing corrupt or duplicated is ever served. `POWER_LOSS_ROUNDS` sets the rounds
 //! (default 6).
 //! Skips where FUSE cannot be mounted.
 
@@ -25,7 +25,7 @@ const PARTITIONS: u32 = 3;
 const BATCH: u128 = 10;
 
 fn rounds() -> u64 {
-    std::env::var("EDDY_POWER_LOSS_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(6)
+    std::env::var("POWER_LOSS_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(6)
 }
 
 fn payload(id: u128) -> Bytes {
@@ -143,18 +143,8 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
         if round == 0 {
             let admin = client(&server, Transport::Tcp).await;
             admin.create_stream("power").await.unwrap();
-            admin
-                .create_topic(
-                    &Identifier::named("power").unwrap(),
-                    "t",
-                    PARTITIONS,
-                    CompressionAlgorithm::None,
-                    None,
-                    IggyExpiry::NeverExpire,
-                    MaxTopicSize::ServerDefault,
-                )
-                .await
-                .unwrap();
+            common::create_topic(&admin, &Identifier::named("power").unwrap(), "t", PARTITIONS)
+                .await;
         } else {
             let (_, lost) = check(&server, &acked).await;
             assert!(!fsync || lost == 0, "round {round}: {lost} acknowledged messages lost");

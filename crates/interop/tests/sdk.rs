@@ -103,18 +103,7 @@ async fn scenario(transport: Transport) {
     let topic = Identifier::named("events").unwrap();
     let details = c.create_stream("interop").await.unwrap();
     assert_eq!(details.id, 0, "ids start at 0");
-    let t = c
-        .create_topic(
-            &stream,
-            "events",
-            PARTITIONS,
-            CompressionAlgorithm::None,
-            None,
-            IggyExpiry::NeverExpire,
-            MaxTopicSize::ServerDefault,
-        )
-        .await
-        .unwrap();
+    let t = common::create_topic(&c, &stream, "events", PARTITIONS).await;
     assert_eq!(t.partitions_count, PARTITIONS);
     // Wrong password: an error, and the connection stays usable.
     let other = client(&server, transport).await;

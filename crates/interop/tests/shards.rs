@@ -25,18 +25,7 @@ async fn every_connection_reaches_every_partition_across_shards() {
     let admin = client(&server, Transport::Tcp).await;
     admin.create_stream("s").await.unwrap();
     let (stream, topic) = (Identifier::numeric(0).unwrap(), Identifier::numeric(0).unwrap());
-    admin
-        .create_topic(
-            &stream,
-            "t",
-            PARTITIONS,
-            CompressionAlgorithm::None,
-            None,
-            IggyExpiry::NeverExpire,
-            MaxTopicSize::ServerDefault,
-        )
-        .await
-        .unwrap();
+    common::create_topic(&admin, &stream, "t", PARTITIONS).await;
     let mut clients = Vec::new();
     for i in 0..CLIENTS {
         clients.push(

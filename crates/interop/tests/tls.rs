@@ -70,17 +70,7 @@ async fn round_trip(c: &IggyClient, stream: &str) {
     c.login_user("iggy", "iggy").await.unwrap();
     c.create_stream(stream).await.unwrap();
     let s = Identifier::named(stream).unwrap();
-    c.create_topic(
-        &s,
-        "t",
-        1,
-        CompressionAlgorithm::None,
-        None,
-        IggyExpiry::NeverExpire,
-        MaxTopicSize::ServerDefault,
-    )
-    .await
-    .unwrap();
+    common::create_topic(c, &s, "t", 1).await;
     let t = Identifier::named("t").unwrap();
     let payloads: Vec<Bytes> =
         (0..200u32).map(|i| Bytes::from(vec![i as u8; 1 + (i as usize * 997) % 70_000])).collect();

@@ -242,3 +242,38 @@ async fn a_torn_tail_in_an_earlier_segment_cuts_there_and_drops_the_later_segmen
     assert_eq!(log.append(bytes, &lengths, 2).await.unwrap(), 3, "offsets continue from the cut");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Storage on eddy-crashfs, for faults a real disk cannot be asked for; `None` (skipped) where
+/// FUSE cannot be mounted.
+fn crashfs(name: &str) -> Option<eddy_crashfs::CrashFs> {
+    match eddy_crashfs::CrashFs::mount(&temp_dir(name)) {
+        Ok(fs) => Some(fs),
+        Err(e) => {
+            eprintln!("SKIPPED: cannot mount FUSE here: {e}");
+            None
+        }
+    }
+}
+
+#[compio::test]
+async fn after_a_failed_sync_nothing_past_the_last_synced_offset_is_served() {
+    use eddy_crashfs::{Cut, Fault, FaultOp};
+    let Some(fs) = crashfs("eio") else { return };
+    let dir = fs.path().join("p");
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    let (bytes, lengths) = batch(1, &[100, 100]);
+    log.append(bytes, &lengths, 1).await.unwrap();
+    log.sync().await.unwrap();
+    fs.inject(Fault { op: FaultOp::FsyncEio, path_contains: ".log".into(), times: 1 });
+    let (bytes, lengths) = batch(3, &[100]);
+    log.append(bytes, &lengths, 2).await.unwrap();
+    assert!(log.sync().await.is_err(), "the sync fails: the append is never acknowledged");
+    assert_eq!(read_all(&log).await, vec![(0, 1), (1, 2)], "the unsynced message is not served");
+    let (bytes, lengths) = batch(4, &[100]);
+    assert!(log.append(bytes, &lengths, 3).await.is_err(), "poisoned: no more writes");
+    drop(log);
+    // After a power cut and a restart, the acknowledged messages are all there.
+    fs.power_cut(Cut::Clean);
+    let log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(read_all(&log).await, vec![(0, 1), (1, 2)]);
+}

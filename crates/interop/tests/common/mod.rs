@@ -172,3 +172,25 @@ pub async fn client(server: &Server, transport: Transport) -> IggyClient {
     client.login_user("iggy", "iggy").await.expect("logs in");
     client
 }
+
+/// Creates topic `name` with `partitions` partitions and the server's defaults (no compression,
+/// no expiry, default size) in `stream`; returns what the server answered.
+pub async fn create_topic(
+    client: &IggyClient,
+    stream: &Identifier,
+    name: &str,
+    partitions: u32,
+) -> TopicDetails {
+    client
+        .create_topic(
+            stream,
+            name,
+            partitions,
+            CompressionAlgorithm::None,
+            None,
+            IggyExpiry::NeverExpire,
+            MaxTopicSize::ServerDefault,
+        )
+        .await
+        .expect("topic created")
+}

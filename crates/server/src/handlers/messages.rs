@@ -58,8 +58,8 @@ pub async fn poll(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> 
 }
 
 pub async fn flush(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
-    let (stream, topic, partition, _fsync) = messages::decode_flush(payload)?;
+    let (stream, topic, partition, fsync) = messages::decode_flush(payload)?;
     let handle = partition_handle(ctx, &stream, &topic, partition)?;
-    ask(&handle.tx, |reply| PartitionOp::Flush { reply }).await?;
+    ask(&handle.tx, |reply| PartitionOp::Flush { fsync, reply }).await?;
     Ok(Reply::default())
 }

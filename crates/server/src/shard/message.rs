@@ -59,6 +59,9 @@ pub enum PartitionOp {
         reply: Reply<()>,
     },
     Flush {
+        /// `fdatasync` what was written (a flush without it has nothing to do: writes reach
+        /// the kernel as they are made).
+        fsync: bool,
         reply: Reply<()>,
     },
     Purge {
@@ -82,7 +85,7 @@ impl PartitionOp {
             Self::GetOffset { reply, .. } => drop(reply.send(Err(error()))),
             Self::StoreOffset { reply, .. }
             | Self::DeleteOffset { reply, .. }
-            | Self::Flush { reply }
+            | Self::Flush { reply, .. }
             | Self::Purge { reply } => drop(reply.send(Err(error()))),
             Self::Close { reply, .. } => drop(reply.send(Ok(()))),
         }

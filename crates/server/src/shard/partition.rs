@@ -113,11 +113,11 @@ impl PartitionActor {
                     reply.send(result).ok();
                 }
                 PartitionOp::GetOffset { consumer, reply } => {
-                    let current = self.log.next_offset().saturating_sub(1);
+                    let current = self.log.readable_end().saturating_sub(1);
                     reply.send(Ok(self.offsets.get(&consumer).map(|s| (current, s)))).ok();
                 }
                 PartitionOp::StoreOffset { consumer, offset, reply } => {
-                    let result = if offset >= self.log.next_offset() {
+                    let result = if offset >= self.log.readable_end() {
                         Err(ServerError::InvalidOffset(offset))
                     } else {
                         self.offsets
@@ -136,8 +136,9 @@ impl PartitionActor {
                         .map_err(ServerError::from);
                     reply.send(result).ok();
                 }
-                PartitionOp::Flush { reply } => {
-                    reply.send(self.log.sync().await.map_err(ServerError::from)).ok();
+                PartitionOp::Flush { fsync, reply } => {
+                    let result = if fsync { self.log.sync().await } else { Ok(()) };
+                    reply.send(result.map_err(ServerError::from)).ok();
                 }
                 PartitionOp::Purge { reply } => {
                     let result = self.log.purge().await.map_err(ServerError::from);
@@ -187,7 +188,9 @@ impl PartitionActor {
         count: u32,
         auto_commit: bool,
     ) -> Result<Polled, ServerError> {
-        let next = self.log.next_offset();
+        // What may be served ends at the durable end (after a failed sync, the rest is never
+        // shown: it was not acknowledged and its durability is unknown).
+        let next = self.log.readable_end();
         let current_offset = next.saturating_sub(1);
         let empty =
             Polled { partition: self.key.partition, current_offset, count: 0, chunks: Vec::new() };
@@ -206,7 +209,7 @@ impl PartitionActor {
         }
         let read = self.log.read(start, count as usize).await?;
         if auto_commit && read.count > 0 {
-            let first = start.max(next - self.log.messages_count());
+            let first = start.max(self.log.first_offset());
             let last = first + read.count as u64 - 1;
             self.offsets.store(consumer, last, self.policy).await?;
         }

@@ -34,6 +34,10 @@ pub struct PartitionLog {
     last_timestamp: u64,
     /// Set after a failed write or sync: what reached the disk is unknown.
     poisoned: Option<String>,
+    /// Reads stop here: the end of what the policy made durable (synced under `Always`,
+    /// written under `Never`). After a failed sync the bytes past it are of unknown durability
+    /// and were never acknowledged, so they are never served.
+    readable_end: u64,
 }
 
 /// Messages read from the log.
@@ -78,9 +82,9 @@ impl PartitionLog {
                 // write: refuse the partition rather than destroy acknowledged messages (empty
                 // later segments, made by a roll that wrote nothing yet, are dropped).
                 let later = &starts[i..];
-                let later_is_empty = later.iter().all(|&s| {
-                    std::fs::metadata(paths(dir, s).0).is_ok_and(|m| m.len() == 0)
-                });
+                let later_is_empty = later
+                    .iter()
+                    .all(|&s| std::fs::metadata(paths(dir, s).0).is_ok_and(|m| m.len() == 0));
                 if !policy.sync_before_ack() || later_is_empty {
                     drop_segments(dir, later)?;
                     break;
@@ -112,7 +116,24 @@ impl PartitionLog {
             dirty_from: None,
             last_timestamp,
             poisoned: None,
-        })
+            readable_end: 0,
+        }
+        .with_readable_end())
+    }
+
+    fn with_readable_end(mut self) -> Self {
+        self.readable_end = self.next_offset();
+        self
+    }
+
+    /// The end of what may be read (see the field).
+    pub fn readable_end(&self) -> u64 {
+        self.readable_end
+    }
+
+    /// The first offset still stored.
+    pub fn first_offset(&self) -> u64 {
+        self.segments[0].start_offset
     }
 
     fn active(&self) -> &Segment {
@@ -178,6 +199,9 @@ impl PartitionLog {
         match result {
             Ok(_) => {
                 self.last_timestamp = timestamp;
+                if !self.policy.sync_before_ack() {
+                    self.readable_end = self.next_offset();
+                }
                 Ok(first)
             }
             Err(e) => {
@@ -201,6 +225,7 @@ impl PartitionLog {
             }
         }
         self.dirty_from = None;
+        self.readable_end = self.next_offset();
         Ok(())
     }
 
@@ -214,10 +239,14 @@ impl PartitionLog {
         self.poisoned = Some(e.to_string());
     }
 
-    /// Reads up to `count` messages from `offset` (clamped to the first stored one).
+    /// Reads up to `count` messages from `offset` (clamped to the first stored one), never past
+    /// [`Self::readable_end`].
     pub async fn read(&self, offset: u64, count: usize) -> Result<ReadResult, StorageError> {
         let mut out = ReadResult::default();
         let mut offset = offset.max(self.segments[0].start_offset);
+        let readable =
+            usize::try_from(self.readable_end.saturating_sub(offset)).unwrap_or(usize::MAX);
+        let count = count.min(readable);
         let mut budget = MAX_READ_BYTES;
         let first = self.segments.partition_point(|s| s.end_offset() <= offset);
         for segment in &self.segments[first..] {
@@ -259,6 +288,7 @@ impl PartitionLog {
         let fresh = Segment::create(&self.dir, next).await?;
         let old = std::mem::replace(&mut self.segments, vec![fresh]);
         self.dirty_from = None;
+        self.readable_end = next;
         let mut failed = None;
         for segment in old {
             if let Err(e) = segment.delete().await {
