@@ -234,3 +234,82 @@ fn a_partition_that_could_not_be_opened_is_retried_not_lost() {
     server.stop();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_deleted_partition_left_on_disk_by_a_crash_never_comes_back() {
+    use bytes::{BufMut, BytesMut};
+    use eddy_wire::Identifier;
+    use eddy_wire::commands::messages::{Partitioning, SendMessages};
+    use eddy_wire::message::encode_message;
+
+    let ids = || {
+        let mut out = BytesMut::new();
+        Identifier::Numeric(0).encode(&mut out);
+        Identifier::Numeric(0).encode(&mut out);
+        out
+    };
+    let restart = |dir: &std::path::Path| {
+        let mut config = Config::default();
+        config.system.data_dir = dir.to_path_buf();
+        config.system.shards = 2;
+        config.tcp.address = "127.0.0.1:0".parse().unwrap();
+        config.websocket.enabled = false;
+        config.auth.root_password = "iggy".into();
+        let server = eddy_server::start(config).unwrap();
+        let mut s = connect(server.tcp_addr.unwrap());
+        assert_eq!(request(&mut s, command::LOGIN_USER, &login_payload("iggy", "iggy")).0, 0);
+        (server, s)
+    };
+    let poll_count = |s: &mut TcpStream, partition: u8| {
+        let mut p =
+            vec![1, 1, 4, 1, 0, 0, 0, 1, 4, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0, 1, partition, 0, 0, 0, 1];
+        p.extend_from_slice(&[0; 8]);
+        p.extend_from_slice(&100u32.to_le_bytes());
+        p.push(0);
+        let (st, body) = request(s, command::POLL_MESSAGES, &p);
+        assert_eq!(st, status::OK);
+        u32::from_le_bytes(body[12..16].try_into().unwrap())
+    };
+    let (server, dir) = start("leftover");
+    server.stop();
+    let (server, mut s) = restart(&dir);
+    assert_eq!(request(&mut s, command::CREATE_STREAM, b"\x01s").0, status::OK);
+    let mut topic = BytesMut::new();
+    Identifier::Numeric(0).encode(&mut topic);
+    topic.put_u32_le(2);
+    topic.put_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, b't']);
+    assert_eq!(request(&mut s, command::CREATE_TOPIC, &topic).0, status::OK);
+    let mut messages = BytesMut::new();
+    encode_message(&mut messages, 7, 0, b"old data", b"");
+    let mut send = BytesMut::new();
+    let (sid, tid) = (Identifier::Numeric(0), Identifier::Numeric(0));
+    let lengths = [messages.len() as u32];
+    SendMessages::encode(&sid, &tid, &Partitioning::PartitionId(1), &messages, &lengths, &mut send);
+    assert_eq!(request(&mut s, command::SEND_MESSAGES, &send).0, status::OK);
+    assert_eq!(poll_count(&mut s, 1), 1);
+    server.stop();
+    // Keep a copy of partition 1 as the disk held it, delete the partition, then put the copy
+    // back: the state a crash leaves after the catalog change and before the files went.
+    let p1 = dir.join("streams/0/topics/0/partitions/1");
+    let saved = dir.join("saved-partition");
+    std::fs::create_dir_all(&saved).unwrap();
+    for entry in std::fs::read_dir(&p1).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), saved.join(entry.file_name())).unwrap();
+        }
+    }
+    let (server, mut s) = restart(&dir);
+    let mut count = ids();
+    count.put_u32_le(1);
+    assert_eq!(request(&mut s, command::DELETE_PARTITIONS, &count).0, status::OK);
+    server.stop();
+    std::fs::rename(&saved, &p1).unwrap();
+    // Reusing the id gives an empty partition, not the old messages.
+    let (server, mut s) = restart(&dir);
+    assert_eq!(request(&mut s, command::CREATE_PARTITIONS, &count).0, status::OK);
+    assert_eq!(poll_count(&mut s, 1), 0, "the deleted partition's messages came back");
+    assert_eq!(poll_count(&mut s, 0), 0);
+    server.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -11,10 +11,11 @@ use super::message::{
     Install, MetaOp, MetaOutcome, MetaRequest, OpenPartition, PartitionHandle, PartitionOp,
     PartitionStats, Snapshot, ask,
 };
-use super::partition::now_micros;
+use super::partition::{now_micros, partition_dir};
 use super::route::owner;
 use crate::error::ServerError;
 use crate::metadata::{Catalog, PartitionKey, store};
+use crate::storage::dirs;
 
 /// Depth of each partition's operation queue; senders wait when it is full.
 pub const PARTITION_QUEUE: usize = 1024;
@@ -88,12 +89,27 @@ impl MetaOwner {
                 ask(&handle.tx, |reply| PartitionOp::Purge { reply }).await?;
             }
         }
+        // A new partition starts empty: a directory left under its id (a deleted partition
+        // whose removal a crash interrupted) goes first, before the catalog names it again.
+        for &key in &opened {
+            let dir = partition_dir(&self.data_dir, key);
+            if dir.exists() {
+                tracing::warn!(dir = %dir.display(), "removing what a deleted partition left");
+                dirs::remove_dir_all_durable(&dir)
+                    .map_err(crate::storage::StorageError::io("remove", &dir))?;
+            }
+        }
         if catalog != self.catalog {
             store::save(&self.data_dir, &catalog)?;
         }
+        // The change is durable from here on: memory follows the disk even if cleaning up
+        // fails (what is left on disk is removed at the next start or reuse).
         for key in closed {
             if let Some(handle) = self.partitions.remove(&key) {
-                ask(&handle.tx, |reply| PartitionOp::Close { delete: true, reply }).await?;
+                let closing = ask(&handle.tx, |reply| PartitionOp::Close { delete: true, reply });
+                if let Err(e) = closing.await {
+                    tracing::warn!(key = ?key, error = %e, "a removed partition's files stay until the next start");
+                }
             }
         }
         let mut opens: Vec<Vec<OpenPartition>> = self.shards.iter().map(|_| Vec::new()).collect();

@@ -184,6 +184,55 @@ fn listeners(
     Ok((bound, out))
 }
 
+/// Removes stream, topic and partition directories the catalog does not list: what a crash left
+/// between a catalog change and the removal of the files it dropped. Failures are logged (the
+/// next start retries; a reused partition id removes its leftover before it opens).
+fn remove_unlisted(data_dir: &std::path::Path, catalog: &crate::metadata::Catalog) {
+    let mut listed = HashSet::new();
+    for (sid, stream) in &catalog.streams {
+        let stream_dir = data_dir.join("streams").join(sid.to_string());
+        for (tid, topic) in &stream.topics {
+            let topic_dir = stream_dir.join("topics").join(tid.to_string());
+            for p in &topic.partitions {
+                listed.insert(topic_dir.join("partitions").join(p.id.to_string()));
+            }
+            listed.insert(topic_dir);
+        }
+        listed.insert(stream_dir);
+    }
+    let children = |dir: std::path::PathBuf| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries.filter_map(|e| Some(e.ok()?.path())).filter(|p| p.is_dir()).collect()
+            })
+            .unwrap_or_default()
+    };
+    for stream in children(data_dir.join("streams")) {
+        if !listed.contains(&stream) {
+            remove_leftover(&stream);
+            continue;
+        }
+        for topic in children(stream.join("topics")) {
+            if !listed.contains(&topic) {
+                remove_leftover(&topic);
+                continue;
+            }
+            for partition in children(topic.join("partitions")) {
+                if !listed.contains(&partition) {
+                    remove_leftover(&partition);
+                }
+            }
+        }
+    }
+}
+
+fn remove_leftover(dir: &std::path::Path) {
+    tracing::warn!(dir = %dir.display(), "removing a directory the catalog no longer lists");
+    if let Err(e) = crate::storage::dirs::remove_dir_all_durable(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "could not remove it; the next start retries");
+    }
+}
+
 /// Starts the server: recovers the catalog, binds the listeners, starts one thread per shard
 /// (each opening and recovering the partitions it owns) and returns once every shard serves.
 pub fn start(config: Config) -> Result<ServerHandle, StartError> {
@@ -197,6 +246,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     let (root, generated_root_password) =
         RootCredentials::load_or_generate(&config.auth.root_password, &data_dir)?;
     let catalog = store::load(&data_dir)?;
+    remove_unlisted(&data_dir, &catalog);
     let n = config.shard_count();
     let mut handles = HashMap::new();
     let mut opens: Vec<Vec<OpenPartition>> = (0..n).map(|_| Vec::new()).collect();
