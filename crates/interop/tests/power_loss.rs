@@ -3,6 +3,8 @@
 //! (so a group commit spans segments), SIGKILL at a varying moment, a power cut (clean or torn,
 //! alternating), a restart on what survived, and a full read-back: with `fsync = true` every
 //! acknowledged id is there exactly once with its payload, offsets are contiguous (none reused),
+//! a consumer that commits while they produce finds its offsets (never behind an acknowledged
+//! commit, never ahead of the data),
 //! and every partition is served; with `fsync = false` the loss is counted and reported, and
 //! nothing corrupt or duplicated is ever served. `POWER_LOSS_ROUNDS` sets the rounds
 //! (default 6).
@@ -35,6 +37,41 @@ fn payload(id: u128) -> Bytes {
 
 /// Acknowledged ids and the partition each went to.
 type Acked = Arc<Mutex<HashMap<u128, u32>>>;
+/// The last consumer offset the server acknowledged storing, per partition.
+type Committed = Arc<Mutex<HashMap<u32, u64>>>;
+
+fn committer_id() -> Consumer {
+    Consumer::new(Identifier::named("committer").unwrap())
+}
+
+/// Reads each partition in turn from its committed offset and commits what it read, until
+/// stopped or the server is gone.
+async fn committer(c: IggyClient, committed: Committed, stop: Arc<AtomicBool>) {
+    let stream = Identifier::named("power").unwrap();
+    let topic = Identifier::named("t").unwrap();
+    let mut turn = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        let p = turn % PARTITIONS;
+        turn += 1;
+        let from = committed.lock().unwrap().get(&p).map_or(0, |o| o + 1);
+        let strategy = PollingStrategy::offset(from);
+        let Ok(polled) =
+            c.poll_messages(&stream, &topic, Some(p), &committer_id(), &strategy, 50, false).await
+        else {
+            return;
+        };
+        if let Some(last) = polled.messages.last() {
+            let offset = last.header.offset;
+            match c.store_consumer_offset(&committer_id(), &stream, &topic, Some(p), offset).await {
+                Ok(()) => {
+                    committed.lock().unwrap().insert(p, offset);
+                }
+                Err(_) => return,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
 
 async fn producer(c: IggyClient, lane: u128, round: u64, acked: Acked, stop: Arc<AtomicBool>) {
     let stream = Identifier::named("power").unwrap();
@@ -59,12 +96,14 @@ async fn producer(c: IggyClient, lane: u128, round: u64, acked: Acked, stop: Arc
     }
 }
 
-/// Reads every partition from offset 0; checks contiguity and returns id → (partition, count).
-async fn read_back(c: &IggyClient) -> HashMap<u128, (u32, u32)> {
+/// Reads every partition from offset 0; checks contiguity and returns id → (partition, count)
+/// and each partition's message count.
+async fn read_back(c: &IggyClient) -> (HashMap<u128, (u32, u32)>, Vec<u64>) {
     let stream = Identifier::named("power").unwrap();
     let topic = Identifier::named("t").unwrap();
     let consumer = Consumer::new(Identifier::numeric(1).unwrap());
     let mut seen: HashMap<u128, (u32, u32)> = HashMap::new();
+    let mut ends = Vec::new();
     for p in 0..PARTITIONS {
         let mut next = 0u64;
         loop {
@@ -91,15 +130,43 @@ async fn read_back(c: &IggyClient) -> HashMap<u128, (u32, u32)> {
                 next += 1;
             }
         }
+        ends.push(next);
     }
-    seen
+    (seen, ends)
 }
 
 /// Reads everything back; returns (stored, acknowledged but missing). Panics on a duplicate, a
 /// wrong partition, a bad payload, a gap in offsets or an unserved partition.
-async fn check(server: &Server, acked: &Acked) -> (usize, usize) {
+async fn check(
+    server: &Server,
+    acked: &Acked,
+    committed: &Committed,
+    fsync: bool,
+) -> (usize, usize) {
     let c = client(server, Transport::Tcp).await;
-    let seen = read_back(&c).await;
+    let (seen, ends) = read_back(&c).await;
+    // Consumer offsets: never ahead of the data; with fsync on, never behind what was
+    // acknowledged.
+    let stream = Identifier::named("power").unwrap();
+    let topic = Identifier::named("t").unwrap();
+    for p in 0..PARTITIONS {
+        let stored = c
+            .get_consumer_offset(&committer_id(), &stream, &topic, Some(p))
+            .await
+            .unwrap_or_else(|e| panic!("partition {p}: consumer offset: {e}"))
+            .map(|info| info.stored_offset);
+        if let Some(stored) = stored {
+            assert!(stored < ends[p as usize], "partition {p}: offset {stored} ahead of the data");
+        }
+        if let Some(&acked_offset) = committed.lock().unwrap().get(&p)
+            && fsync
+        {
+            assert!(
+                stored.is_some_and(|s| s >= acked_offset),
+                "partition {p}: committed offset {acked_offset} lost ({stored:?})"
+            );
+        }
+    }
     let acked = acked.lock().unwrap().clone();
     let mut lost = 0;
     for (id, partition) in &acked {
@@ -135,6 +202,7 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
     };
     let data = fs.path().join("data");
     let acked: Acked = Arc::default();
+    let committed: Committed = Arc::default();
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let mut total_dropped = 0;
     let mut total_lost = 0;
@@ -146,14 +214,15 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
             common::create_topic(&admin, &Identifier::named("power").unwrap(), "t", PARTITIONS)
                 .await;
         } else {
-            let (_, lost) = check(&server, &acked).await;
+            let (_, lost) = check(&server, &acked, &committed, fsync).await;
             assert!(!fsync || lost == 0, "round {round}: {lost} acknowledged messages lost");
             // What was lost is forgotten: later rounds check what was acknowledged after it.
             if lost > 0 {
                 total_lost += lost;
                 let c = client(&server, Transport::Tcp).await;
-                let seen = read_back(&c).await;
+                let (seen, _) = read_back(&c).await;
                 acked.lock().unwrap().retain(|id, _| seen.contains_key(id));
+                committed.lock().unwrap().clear();
             }
         }
         let stop = Arc::new(AtomicBool::new(false));
@@ -163,6 +232,8 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
             let c = client(&server, transport).await;
             producers.push(tokio::spawn(producer(c, lane + 1, round, acked.clone(), stop.clone())));
         }
+        let c = client(&server, Transport::WebSocket).await;
+        producers.push(tokio::spawn(committer(c, committed.clone(), stop.clone())));
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -178,14 +249,15 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
         let stats = fs.power_cut(cut);
         total_dropped += stats.dropped_bytes;
         eprintln!(
-            "round {round}: {cut:?}, {} acknowledged so far, cut dropped {} bytes and {} entries",
+            "round {round}: {cut:?}, {} acknowledged so far, committed {:?}, cut dropped {} bytes and {} entries",
             acked.lock().unwrap().len(),
+            committed.lock().unwrap(),
             stats.dropped_bytes,
             stats.reverted_entries
         );
     }
     let server = start(&data, fsync);
-    let (stored, lost) = check(&server, &acked).await;
+    let (stored, lost) = check(&server, &acked, &committed, fsync).await;
     assert!(!fsync || lost == 0, "{lost} acknowledged messages lost");
     total_lost += lost;
     let acknowledged = acked.lock().unwrap().len() + total_lost;
