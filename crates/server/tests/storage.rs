@@ -277,3 +277,24 @@ async fn after_a_failed_sync_nothing_past_the_last_synced_offset_is_served() {
     let log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     assert_eq!(read_all(&log).await, vec![(0, 1), (1, 2)]);
 }
+
+#[compio::test]
+async fn a_damaged_length_mid_log_is_reported_not_cut() {
+    let dir = temp_dir("bad-length");
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    let (bytes, lengths) = batch(1, &[100, 100, 100]);
+    log.append(bytes, &lengths, 5).await.unwrap();
+    log.sync().await.unwrap();
+    drop(log);
+    // A flipped bit in the second message's payload length: judged by its own lengths the next
+    // message would start in the wrong place, but the index knows where it really is.
+    let path = log_file(&dir, 0);
+    let mut data = std::fs::read(&path).unwrap();
+    let second = lengths[0] as usize;
+    data[second + 52 + 1] ^= 0x04;
+    std::fs::write(&path, &data).unwrap();
+    let opened = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await;
+    assert!(matches!(opened, Err(StorageError::Corrupt { offset: 1, .. })), "{opened:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), data, "no acknowledged message was cut");
+    std::fs::remove_dir_all(&dir).ok();
+}

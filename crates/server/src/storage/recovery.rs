@@ -102,9 +102,22 @@ pub fn recover_segment(
                 });
                 pos += total;
             }
-            Err(Defect::Invalid(reason))
-                if followed_by_valid_message(&file, pos, file_len, expected) =>
+            Err(defect)
+                if matches!(defect, Defect::Invalid(_))
+                    && followed_by_valid_message(&file, pos, file_len, expected)
+                    || indexed_successor_is_valid(
+                        &file,
+                        index_path,
+                        pos,
+                        file_len,
+                        expected,
+                        start_offset,
+                    ) =>
             {
+                let reason = match defect {
+                    Defect::Invalid(reason) => reason,
+                    Defect::Incomplete => "length runs past the next indexed message",
+                };
                 return Err(StorageError::Corrupt {
                     path: log_path.to_path_buf(),
                     position: pos,
@@ -138,6 +151,49 @@ fn followed_by_valid_message(file: &File, pos: u64, file_len: u64, bad_offset: u
     };
     let next = pos + header.total_len();
     if next >= file_len {
+        return false;
+    }
+    let mut buf = Vec::new();
+    matches!(check_message(file, next, file_len, bad_offset + 1, &mut buf), Ok(Ok(_)))
+}
+
+/// Whether the index written before the crash places a valid message (with the next offset)
+/// after the bad one at `pos`. This catches damage to the bad message's own length fields, which
+/// `followed_by_valid_message` trusts: the index knows where the next message really starts. The
+/// index is not synced, so after a power loss it may be short; then this says nothing and a bad
+/// message at the end is cut as a torn tail.
+fn indexed_successor_is_valid(
+    file: &File,
+    index_path: &Path,
+    pos: u64,
+    file_len: u64,
+    bad_offset: u64,
+    start_offset: u64,
+) -> bool {
+    // Only a message whose header is otherwise intact (its own offset, a server timestamp) can
+    // be judged this way: what a torn write leaves (zeros, stale bytes) never carries the
+    // expected offset, and a torn batch whose later pages survived must still be cut, not
+    // called damage.
+    let mut head = [0u8; HEADER_LEN];
+    if file.read_exact_at(&mut head, pos).is_err() {
+        return false;
+    }
+    match MessageHeader::parse(&head) {
+        Some(h) if h.offset == bad_offset && h.timestamp != 0 => {}
+        _ => return false,
+    }
+    let Ok(index) = std::fs::read(index_path) else { return false };
+    let Some(next_relative) = bad_offset.checked_sub(start_offset).and_then(|r| r.checked_add(1))
+    else {
+        return false;
+    };
+    let Ok(next_relative) = u32::try_from(next_relative) else { return false };
+    let entry = index
+        .chunks_exact(super::index::ENTRY_LEN)
+        .find(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]) == next_relative);
+    let Some(entry) = entry else { return false };
+    let next = u64::from(u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]));
+    if next <= pos || next >= file_len {
         return false;
     }
     let mut buf = Vec::new();
