@@ -28,6 +28,20 @@ impl Fs {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Creates a file or directory for mknod, mkdir and create.
+    fn make(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        is_dir: bool,
+        mode: u32,
+        umask: u32,
+    ) -> Result<FileAttr, FsError> {
+        let mut state = self.lock();
+        let perm = (mode & !umask & 0o7777) as u16;
+        state.create(parent.0, name, is_dir, perm).and_then(|ino| attr(&state, ino))
+    }
 }
 
 fn errno(e: FsError) -> Errno {
@@ -131,9 +145,7 @@ impl Filesystem for Fs {
         _rdev: u32,
         reply: ReplyEntry,
     ) {
-        let mut state = self.lock();
-        let perm = (mode & !umask & 0o7777) as u16;
-        match state.create(parent.0, name, false, perm).and_then(|ino| attr(&state, ino)) {
+        match self.make(parent, name, false, mode, umask) {
             Ok(a) => reply.entry(&TTL, &a, Generation(0)),
             Err(e) => reply.error(errno(e)),
         }
@@ -148,9 +160,7 @@ impl Filesystem for Fs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let mut state = self.lock();
-        let perm = (mode & !umask & 0o7777) as u16;
-        match state.create(parent.0, name, true, perm).and_then(|ino| attr(&state, ino)) {
+        match self.make(parent, name, true, mode, umask) {
             Ok(a) => reply.entry(&TTL, &a, Generation(0)),
             Err(e) => reply.error(errno(e)),
         }
@@ -207,9 +217,7 @@ impl Filesystem for Fs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let mut state = self.lock();
-        let perm = (mode & !umask & 0o7777) as u16;
-        match state.create(parent.0, name, false, perm).and_then(|ino| attr(&state, ino)) {
+        match self.make(parent, name, false, mode, umask) {
             Ok(a) => {
                 reply.created(&TTL, &a, Generation(0), FileHandle(0), FopenFlags::FOPEN_DIRECT_IO)
             }
