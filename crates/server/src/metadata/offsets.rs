@@ -91,13 +91,17 @@ impl Offsets {
         }
         compio::fs::rename(&tmp, &path).await.map_err(StorageError::io("rename", &path))?;
         if policy.sync_before_ack() {
-            let d = compio::fs::File::open(&self.dir)
-                .await
-                .map_err(StorageError::io("open", &self.dir))?;
-            d.sync_all().await.map_err(StorageError::io("sync", &self.dir))?;
+            self.sync_dir().await?;
         }
         self.stored.insert(consumer, offset);
         Ok(())
+    }
+
+    /// Makes the directory's entries (created, renamed, removed offset files) durable.
+    async fn sync_dir(&self) -> Result<(), StorageError> {
+        let d =
+            compio::fs::File::open(&self.dir).await.map_err(StorageError::io("open", &self.dir))?;
+        d.sync_all().await.map_err(StorageError::io("sync", &self.dir))
     }
 
     /// Forgets `consumer`'s offset; `false` if none was stored.
@@ -114,10 +118,7 @@ impl Offsets {
         self.stored.remove(consumer);
         if policy.sync_before_ack() {
             // Without this a removed offset can come back after a power loss.
-            let d = compio::fs::File::open(&self.dir)
-                .await
-                .map_err(StorageError::io("open", &self.dir))?;
-            d.sync_all().await.map_err(StorageError::io("sync", &self.dir))?;
+            self.sync_dir().await?;
         }
         Ok(true)
     }

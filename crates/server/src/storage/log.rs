@@ -108,6 +108,8 @@ impl PartitionLog {
         if segments.is_empty() {
             segments.push(Segment::create(dir, 0).await?);
         }
+        // Everything recovery kept is on disk: all of it may be read.
+        let readable_end = segments.last().map_or(0, Segment::end_offset);
         Ok(Self {
             dir: dir.to_path_buf(),
             segments,
@@ -116,14 +118,8 @@ impl PartitionLog {
             dirty_from: None,
             last_timestamp,
             poisoned: None,
-            readable_end: 0,
-        }
-        .with_readable_end())
-    }
-
-    fn with_readable_end(mut self) -> Self {
-        self.readable_end = self.next_offset();
-        self
+            readable_end,
+        })
     }
 
     /// The end of what may be read (see the field).
