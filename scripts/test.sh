@@ -36,4 +36,5 @@ cargo bench -p eddy-ws --bench codec -- --quick --out target/bench-smoke
 cargo run --release -q -p eddy-bench -- pinned-producer --batches 5 --warmup 1 --output target/bench-smoke
 cargo run --release -q -p eddy-bench -- pinned-consumer --batches 5 --warmup 1 --output target/bench-smoke
 cargo run --release -q -p eddy-bench -- pipeline --requests 200 --rounds 1 --output target/bench-smoke
+cargo run --release -q -p eddy-bench -- startup --sizes 0.02 --starts 1 --unclean-mib 4 --output target/bench-smoke
 cargo run --release -q -p eddy-bench -- ws-echo --seconds 0.05 --rounds 1 --idle 50 --large-mib 1 --output target/bench-smoke

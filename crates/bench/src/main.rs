@@ -1,7 +1,8 @@
 //! `eddy-bench`: the Iggy article's pinned-producer and pinned-consumer benchmarks, TCP vs
 //! WebSocket in one run against the same server, with latency percentiles, a console table, and a
 //! results folder (JSON, Markdown, PNG charts); and `ws-echo`, WebSocket echo against peer crates
-//! and raw TCP (see `ws_echo`).
+//! and raw TCP (see `ws_echo`); `pipeline` (pipelined small requests); `startup` (start time
+//! over large data directories, see `startup`).
 
 mod actors;
 mod chart;
@@ -11,6 +12,7 @@ mod pipeline;
 mod procfs;
 mod rt;
 mod server;
+mod startup;
 mod stats;
 mod ws_echo;
 
@@ -46,6 +48,9 @@ enum Command {
     /// Pipelined small requests on one connection (PING, one-message polls) at several depths,
     /// over TCP and WebSocket: what pipelining buys under the server's reply budget.
     Pipeline(pipeline::PipelineArgs),
+    /// Start time of eddy-server over 1 GiB, 10 GiB, … of data: after a clean stop, after a
+    /// SIGKILL, and with every byte re-verified (no checkpoints).
+    Startup(startup::StartupArgs),
     /// Runs one echo server (used by ws-echo for its child processes).
     #[command(hide = true)]
     EchoServer {
@@ -143,6 +148,7 @@ fn main() -> anyhow::Result<()> {
         Command::WsEcho(args) => ws_echo::run(args),
         Command::PinnedProducer(args) => bench(Kind::Producer, args),
         Command::Pipeline(args) => pipeline::run(args),
+        Command::Startup(args) => startup::run(args),
         Command::PinnedConsumer(args) => bench(Kind::Consumer, args),
     }
 }
@@ -379,6 +385,17 @@ fn write_results(
     }
     std::fs::write(dir.join("report.md"), md)?;
     Ok(())
+}
+
+/// A new results folder `<output>/<name>-<unix seconds>`, and the command line that made it.
+pub(crate) fn results_folder(
+    output: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<(PathBuf, String)> {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let dir = output.join(format!("{name}-{stamp}"));
+    std::fs::create_dir_all(&dir)?;
+    Ok((dir, std::env::args().collect::<Vec<_>>().join(" ")))
 }
 
 /// CPU count and model, kernel: the "on what machine" of every results file.

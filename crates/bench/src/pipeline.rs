@@ -242,13 +242,10 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
         ));
     }
     println!("{md}");
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let dir = args.output.join(format!("pipeline-{stamp}"));
-    std::fs::create_dir_all(&dir)?;
-    let command: Vec<String> = std::env::args().collect();
+    let (dir, command) = crate::results_folder(&args.output, "pipeline")?;
     let json = serde_json::json!({
         "benchmark": "pipeline",
-        "command": command.join(" "),
+        "command": command,
         "parameters": { "depths": depths, "requests": args.requests, "rounds": args.rounds,
                         "fsync": false, "shards": 1, "max_unsent_reply_bytes": eddy_server::config::LimitsConfig::default().max_unsent_reply_bytes },
         "machine": crate::machine_info(),
@@ -257,7 +254,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
     std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
     let report = format!(
         "# pipeline\n\n`{}`\n\nOne connection keeps `depth` requests in flight (writes the window, reads its replies); eddy-server in a child process, 1 shard, fsync off, default reply budget ({} MiB). Medians of {} rounds of {} requests, depths interleaved.\n\n{md}",
-        command.join(" "),
+        command,
         eddy_server::config::LimitsConfig::default().max_unsent_reply_bytes >> 20,
         args.rounds,
         args.requests

@@ -23,14 +23,23 @@ impl Target {
         Self { tcp, ws, child: None, data_dir: None }
     }
 
-    /// Starts `eddy-server` in a child process (`<this binary> serve …`).
+    /// Starts `eddy-server` in a child process (`<this binary> serve …`) on a fresh temporary
+    /// data directory, removed when dropped.
     pub fn spawn(fsync: bool, shards: usize) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!("eddy-bench-{}", std::process::id()));
         std::fs::remove_dir_all(&dir).ok();
+        let mut target = Self::spawn_on(&dir, fsync, shards)?;
+        target.data_dir = Some(dir);
+        Ok(target)
+    }
+
+    /// Starts `eddy-server` in a child process on `dir` (kept when dropped). Returns once it
+    /// serves: every partition recovered, the listeners bound.
+    pub fn spawn_on(dir: &std::path::Path, fsync: bool, shards: usize) -> anyhow::Result<Self> {
         let mut child = Command::new(std::env::current_exe()?)
             .arg("serve")
             .arg("--data-dir")
-            .arg(&dir)
+            .arg(dir)
             .args(["--fsync", &fsync.to_string(), "--shards", &shards.to_string()])
             .stdout(Stdio::piped())
             .spawn()
@@ -45,7 +54,25 @@ impl Target {
             .context("server did not report its address")?
             .parse()?;
         let ws = parts.next().and_then(|a| a.strip_prefix("ws=")).map(str::parse).transpose()?;
-        Ok(Self { tcp, ws, child: Some(child), data_dir: Some(dir) })
+        Ok(Self { tcp, ws, child: Some(child), data_dir: None })
+    }
+
+    /// Stops our server with SIGTERM (a clean stop: partitions sync and checkpoint) and waits.
+    pub fn stop_clean(mut self) -> anyhow::Result<()> {
+        let mut child = self.child.take().context("not our server")?;
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        let exit = child.wait()?;
+        anyhow::ensure!(exit.success(), "the server exited with {exit}");
+        Ok(())
+    }
+
+    /// Kills our server with SIGKILL (an unclean stop) and waits.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        let mut child = self.child.take().context("not our server")?;
+        child.kill()?;
+        child.wait()?;
+        Ok(())
     }
 
     /// Peak resident memory of the server process, if it is ours.
@@ -76,12 +103,13 @@ pub fn serve(data_dir: PathBuf, fsync: bool, shards: usize) -> anyhow::Result<()
     config.auth.root_password = eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD.into();
     config.tcp.address = "127.0.0.1:0".parse()?;
     config.websocket.address = "127.0.0.1:0".parse()?;
+    let signals = eddy_server::StopSignals::install()?;
     let server = eddy_server::start(config)?;
     println!(
         "tcp={} ws={}",
         server.tcp_addr.context("tcp listener")?,
         server.ws_addr.context("websocket listener")?
     );
-    server.wait();
+    server.run_until_signal(signals);
     Ok(())
 }

@@ -238,13 +238,10 @@ pub fn run(args: EchoArgs) -> anyhow::Result<()> {
     let md = format!("{}\n{}\n{}", report.table(), report.cpu_table(), compression.table());
     println!("{md}");
 
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let dir = args.output.join(format!("ws-echo-{stamp}"));
-    std::fs::create_dir_all(&dir)?;
-    let command: Vec<String> = std::env::args().collect();
+    let (dir, command) = crate::results_folder(&args.output, "ws-echo")?;
     let json = serde_json::json!({
         "benchmark": "ws-echo",
-        "command": command.join(" "),
+        "command": command,
         "seconds": args.seconds,
         "rounds": args.rounds,
         "in_flight": IN_FLIGHT,
@@ -262,7 +259,7 @@ pub fn run(args: EchoArgs) -> anyhow::Result<()> {
         dir.join("report.md"),
         format!(
             "# ws-echo\n\n`{}`\n\nMedians of {} rounds ({} s per timed measurement; peers interleaved in each round). Each server is single-threaded, pinned to core 0, in its own process started fresh per measurement; the load generator is pinned to core {load_core}, sends pre-built masked frames and parses replies by header only. Pipelined rows keep {IN_FLIGHT} messages in flight per connection. Ratios > 1 mean eddy is better. Idle memory is the server's RSS growth divided by the connections held open. compio runtimes: io_uring `{uring}`. Machine: {machine}.\n\nPeers:\n\n{peers}\n{md}",
-            command.join(" "),
+            command,
             args.rounds,
             args.seconds,
             uring = crate::rt::mode(),

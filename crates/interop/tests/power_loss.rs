@@ -6,7 +6,11 @@
 //! a consumer that commits while they produce finds its offsets (never behind an acknowledged
 //! commit, never ahead of the data),
 //! and every partition is served; with `fsync = false` the loss is counted and reported, and
-//! nothing corrupt or duplicated is ever served. `POWER_LOSS_ROUNDS` sets the rounds
+//! nothing corrupt or duplicated is ever served. Some rounds inject a fault mid-run (EIO on
+//! fsync, ENOSPC on write, EMFILE on open, for segment files): the failing sends are refused,
+//! never acknowledged, and the invariants still hold. Every third round stops the server
+//! cleanly (SIGTERM: every partition syncs and checkpoints) instead of killing it, so the next
+//! start trusts the checkpoint through a power cut. `POWER_LOSS_ROUNDS` sets the rounds
 //! (default 6).
 //! Skips where FUSE cannot be mounted.
 
@@ -20,7 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Server, Transport, client, temp_data_dir};
-use eddy_crashfs::{CrashFs, Cut};
+use eddy_crashfs::{CrashFs, Cut, Fault, FaultOp};
 use iggy::prelude::*;
 
 const PARTITIONS: u32 = 3;
@@ -237,8 +241,25 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        tokio::time::sleep(Duration::from_millis(150 + x % 600)).await;
-        server.kill();
+        let run = Duration::from_millis(150 + x % 600);
+        tokio::time::sleep(run / 2).await;
+        let fault = match round % 4 {
+            1 => Some(FaultOp::FsyncEio),
+            2 => Some(FaultOp::WriteEnospc),
+            3 => Some(FaultOp::OpenEmfile),
+            _ => None,
+        };
+        if let Some(op) = fault {
+            fs.inject(Fault { op, path_contains: ".log".into(), times: 2 });
+        }
+        tokio::time::sleep(run / 2).await;
+        let clean_stop = round % 3 == 2;
+        if clean_stop {
+            assert!(server.terminate(), "round {round}: a clean stop under load");
+        } else {
+            server.kill();
+        }
+        fs.clear_faults();
         stop.store(true, Ordering::Relaxed);
         // The SDK reconnects forever: end the producers (an ack is recorded only after Ok).
         for p in producers {
@@ -249,7 +270,8 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
         let stats = fs.power_cut(cut);
         total_dropped += stats.dropped_bytes;
         eprintln!(
-            "round {round}: {cut:?}, {} acknowledged so far, committed {:?}, cut dropped {} bytes and {} entries",
+            "round {round}: {fault:?}, {}, {cut:?}, {} acknowledged so far, committed {:?}, cut dropped {} bytes and {} entries",
+            if clean_stop { "SIGTERM" } else { "SIGKILL" },
             acked.lock().unwrap().len(),
             committed.lock().unwrap(),
             stats.dropped_bytes,

@@ -14,4 +14,4 @@ pub mod storage;
 pub mod transport;
 
 pub use config::Config;
-pub use shard::{ServerHandle, StartError, start};
+pub use shard::{ServerHandle, StartError, StopSignals, start};

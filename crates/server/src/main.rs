@@ -1,4 +1,5 @@
-//! `eddy-server`: arguments → configuration → shards. Nothing else.
+//! `eddy-server`: arguments → configuration → shards, until SIGTERM or SIGINT stops them
+//! cleanly. Nothing else.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -99,6 +100,7 @@ fn main() -> anyhow::Result<()> {
     raise_open_files_limit();
     tracing::info!(data_dir = %config.system.data_dir.display(), fsync = config.storage.fsync, "starting");
     let username = config.auth.root_username.clone();
+    let signals = eddy_server::StopSignals::install().context("installing signal handlers")?;
     let server = eddy_server::start(config).context("starting the server")?;
     if let Some(password) = &server.generated_root_password {
         // Shown once, on the terminal only: the data directory keeps nothing but its hash.
@@ -106,6 +108,6 @@ fn main() -> anyhow::Result<()> {
             "\nGenerated the root user's password (stored hashed; shown only now):\n  user: {username}\n  password: {password}\nSet auth.root_password (or --root-password) to choose your own.\n"
         );
     }
-    server.wait();
+    server.run_until_signal(signals);
     Ok(())
 }

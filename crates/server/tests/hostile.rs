@@ -291,6 +291,10 @@ fn a_deleted_partition_left_on_disk_by_a_crash_never_comes_back() {
     // Keep a copy of partition 1 as the disk held it, delete the partition, then put the copy
     // back: the state a crash leaves after the catalog change and before the files went.
     let p1 = dir.join("streams/0/topics/0/partitions/1");
+    // A clean stop checkpoints every partition: the next start reads none of its log.
+    let checkpoint = eddy_server::storage::checkpoint::load(&p1).expect("a checkpoint at stop");
+    let log_len = std::fs::metadata(p1.join(format!("{:020}.log", 0))).unwrap().len();
+    assert_eq!(checkpoint.get(0).map(|m| (m.size, m.count)), Some((log_len, 1)));
     let saved = dir.join("saved-partition");
     std::fs::create_dir_all(&saved).unwrap();
     for entry in std::fs::read_dir(&p1).unwrap() {

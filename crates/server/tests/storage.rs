@@ -28,7 +28,7 @@ fn batch(first_id: u128, sizes: &[usize]) -> (BytesMut, Vec<u32>) {
 }
 
 /// Reads everything back and checks ids, offsets and checksums.
-async fn read_all(log: &PartitionLog) -> Vec<(u64, u128)> {
+async fn read_all(log: &mut PartitionLog) -> Vec<(u64, u128)> {
     let read = log.read(0, 1_000_000).await.unwrap();
     let mut out = Vec::new();
     for chunk in read.chunks {
@@ -64,12 +64,12 @@ async fn appends_read_back_across_segments_and_survive_reopen() {
     assert!(log.segments_count() > 1, "rolled at 4 KiB");
     let expected: Vec<(u64, u128)> =
         ids.iter().enumerate().map(|(i, &id)| (i as u64, id)).collect();
-    assert_eq!(read_all(&log).await, expected);
-    assert_eq!(log.offset_at_or_after(1_005), Some(15));
+    assert_eq!(read_all(&mut log).await, expected);
+    assert_eq!(log.offset_at_or_after(1_005).await.unwrap(), Some(15));
     drop(log);
-    let log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
     assert_eq!(log.next_offset(), 60);
-    assert_eq!(read_all(&log).await, expected);
+    assert_eq!(read_all(&mut log).await, expected);
     // A read from the middle returns exactly the asked count.
     let part = log.read(25, 7).await.unwrap();
     assert_eq!(part.count, 7);
@@ -93,7 +93,7 @@ async fn a_torn_tail_is_cut_back_to_the_last_whole_message() {
     std::fs::write(&path, &data).unwrap();
     let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, good_len);
-    assert_eq!(read_all(&log).await, vec![(0, 1), (1, 2)]);
+    assert_eq!(read_all(&mut log).await, vec![(0, 1), (1, 2)]);
     // Writes continue at the right offset.
     let (bytes, lengths) = batch(9, &[10]);
     assert_eq!(log.append(bytes, &lengths, 6).await.unwrap(), 2);
@@ -116,8 +116,8 @@ async fn a_lagging_or_missing_index_is_rebuilt() {
     assert_eq!(std::fs::read(&index).unwrap(), full, "index rebuilt byte for byte");
     drop(log);
     std::fs::remove_file(&index).unwrap();
-    let log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
-    assert_eq!(read_all(&log).await.len(), 4);
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(read_all(&mut log).await.len(), 4);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -163,7 +163,7 @@ async fn a_failed_roll_is_an_error_retried_on_the_next_append_not_a_poisoned_par
     let (bytes, lengths) = batch(3, &[900]);
     assert_eq!(log.append(bytes, &lengths, 3).await.unwrap(), 1, "retried, offsets continue");
     log.sync().await.unwrap();
-    assert_eq!(read_all(&log).await, vec![(0, 1), (1, 3)]);
+    assert_eq!(read_all(&mut log).await, vec![(0, 1), (1, 3)]);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -209,10 +209,10 @@ async fn a_purge_whose_delete_fails_keeps_the_offsets_and_the_partition_working(
     let (bytes, lengths) = batch(9, &[100]);
     assert_eq!(log.append(bytes, &lengths, 2).await.unwrap(), 3);
     log.sync().await.unwrap();
-    assert_eq!(read_all(&log).await, vec![(3, 9)], "the purged messages are gone");
+    assert_eq!(read_all(&mut log).await, vec![(3, 9)], "the purged messages are gone");
     drop(log);
-    let log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
-    assert_eq!(read_all(&log).await, vec![(3, 9)], "and stay gone after a restart");
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(read_all(&mut log).await, vec![(3, 9)], "and stay gone after a restart");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -236,7 +236,7 @@ async fn a_torn_tail_in_an_earlier_segment_cuts_there_and_drops_the_later_segmen
     let refused = PartitionLog::open(&dir, 1024, FsyncPolicy::Always).await;
     assert!(matches!(refused, Err(StorageError::Corrupt { .. })), "{refused:?}");
     let mut log = PartitionLog::open(&dir, 1024, FsyncPolicy::Never).await.expect("served");
-    assert_eq!(read_all(&log).await, vec![(0, 0), (1, 1), (2, 10)]);
+    assert_eq!(read_all(&mut log).await, vec![(0, 0), (1, 1), (2, 10)]);
     assert!(!log_file(&dir, 4).exists(), "the later segment is dropped");
     let (bytes, lengths) = batch(99, &[10]);
     assert_eq!(log.append(bytes, &lengths, 2).await.unwrap(), 3, "offsets continue from the cut");
@@ -268,14 +268,18 @@ async fn after_a_failed_sync_nothing_past_the_last_synced_offset_is_served() {
     let (bytes, lengths) = batch(3, &[100]);
     log.append(bytes, &lengths, 2).await.unwrap();
     assert!(log.sync().await.is_err(), "the sync fails: the append is never acknowledged");
-    assert_eq!(read_all(&log).await, vec![(0, 1), (1, 2)], "the unsynced message is not served");
+    assert_eq!(
+        read_all(&mut log).await,
+        vec![(0, 1), (1, 2)],
+        "the unsynced message is not served"
+    );
     let (bytes, lengths) = batch(4, &[100]);
     assert!(log.append(bytes, &lengths, 3).await.is_err(), "poisoned: no more writes");
     drop(log);
     // After a power cut and a restart, the acknowledged messages are all there.
     fs.power_cut(Cut::Clean);
-    let log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
-    assert_eq!(read_all(&log).await, vec![(0, 1), (1, 2)]);
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(read_all(&mut log).await, vec![(0, 1), (1, 2)]);
 }
 
 #[compio::test]
@@ -284,7 +288,7 @@ async fn a_damaged_length_mid_log_is_reported_not_cut() {
     let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     let (bytes, lengths) = batch(1, &[100, 100, 100]);
     log.append(bytes, &lengths, 5).await.unwrap();
-    log.sync().await.unwrap();
+    // Dropped unsynced (no checkpoint vouches for it): the next start verifies all of it.
     drop(log);
     // A flipped bit in the second message's payload length: judged by its own lengths the next
     // message would start in the wrong place, but the index knows where it really is.
@@ -296,5 +300,118 @@ async fn a_damaged_length_mid_log_is_reported_not_cut() {
     let opened = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await;
     assert!(matches!(opened, Err(StorageError::Corrupt { offset: 1, .. })), "{opened:?}");
     assert_eq!(std::fs::read(&path).unwrap(), data, "no acknowledged message was cut");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Appends `batches` batches of three messages (ids from `first_id`), timestamps from 1_000.
+async fn fill(log: &mut PartitionLog, first_id: u128, batches: u128) -> Vec<u128> {
+    let mut ids = Vec::new();
+    for b in 0..batches {
+        let id = first_id + b * 3;
+        let (bytes, lengths) = batch(id, &[100, 200, 50]);
+        log.append(bytes, &lengths, 1_000 + b as u64).await.unwrap();
+        ids.extend([id, id + 1, id + 2]);
+    }
+    ids
+}
+
+fn numbered(ids: &[u128]) -> Vec<(u64, u128)> {
+    ids.iter().enumerate().map(|(i, &id)| (i as u64, id)).collect()
+}
+
+#[compio::test]
+async fn after_a_clean_close_the_next_start_reads_no_log_byte() {
+    let dir = temp_dir("clean-start");
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    let ids = fill(&mut log, 0, 40).await;
+    let segments = log.segments_count();
+    assert!(segments > 3);
+    log.close().await.unwrap();
+    drop(log);
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    let stats = log.open_stats();
+    assert_eq!(stats.segments, segments);
+    assert_eq!(stats.scanned_bytes, 0, "{stats:?}");
+    assert_eq!(stats.trusted_segments, segments - 1, "all but the active one stay unloaded");
+    // Sealed indexes load on first use: reads and timestamp lookups see everything.
+    assert_eq!(log.offset_at_or_after(1_005).await.unwrap(), Some(15));
+    assert_eq!(read_all(&mut log).await, numbered(&ids));
+    let more = fill(&mut log, 1_000, 2).await;
+    assert_eq!(log.next_offset(), (ids.len() + more.len()) as u64);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[compio::test]
+async fn an_unclean_stop_verifies_only_what_the_last_checkpoint_does_not_cover() {
+    let dir = temp_dir("unclean-start");
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    let mut ids = Vec::new();
+    for round in 0..40u128 {
+        ids.extend(fill(&mut log, round * 3, 1).await);
+        log.sync().await.unwrap();
+    }
+    let total = log.size_bytes();
+    drop(log); // no close: a crash
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    let stats = log.open_stats();
+    // Checkpoints follow each roll, so at most the active segment is re-read.
+    assert!(stats.scanned_bytes > 0 && stats.scanned_bytes <= 4096, "{stats:?} of {total}");
+    assert_eq!(read_all(&mut log).await, numbered(&ids));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[compio::test]
+async fn a_checkpoint_that_does_not_match_the_files_is_not_trusted() {
+    let dir = temp_dir("bad-checkpoint");
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    let ids = fill(&mut log, 0, 40).await;
+    log.close().await.unwrap();
+    drop(log);
+    // A damaged checkpoint: everything is verified again.
+    let checkpoint = dir.join("checkpoint");
+    let good = std::fs::read(&checkpoint).unwrap();
+    let mut bad = good.clone();
+    bad[20] ^= 1;
+    std::fs::write(&checkpoint, &bad).unwrap();
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(log.open_stats().scanned_bytes, log.size_bytes());
+    assert_eq!(read_all(&mut log).await, numbered(&ids));
+    log.close().await.unwrap();
+    drop(log);
+    // A sealed segment's index that no longer matches its mark is rebuilt from the log when
+    // first used; the active segment's is checked at the start.
+    std::fs::write(dir.join(format!("{:020}.index", 0)), [0u8; 40]).unwrap();
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(log.open_stats().scanned_bytes, 0);
+    assert_eq!(read_all(&mut log).await, numbered(&ids));
+    drop(log);
+    // A log shorter than its mark (cut behind the checkpoint's back) is verified, not trusted.
+    let first = log_file(&dir, 0);
+    let len = std::fs::metadata(&first).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&first).unwrap().set_len(len - 10).unwrap();
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Never).await.unwrap();
+    assert!(log.open_stats().truncated_bytes > 0);
+    assert!(!dir.join("checkpoint").exists(), "a cut removes the checkpoint naming it");
+    let kept = read_all(&mut log).await;
+    assert!(!kept.is_empty() && kept.len() < ids.len());
+    assert_eq!(kept, numbered(&ids[..kept.len()]), "a prefix, nothing reordered");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[compio::test]
+async fn purging_twice_keeps_the_offsets_going_across_a_restart() {
+    let dir = temp_dir("purge-twice");
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    fill(&mut log, 0, 1).await;
+    log.sync().await.unwrap();
+    log.purge().await.unwrap();
+    // The active segment is now empty and starts at 3: a second purge must keep its file.
+    log.purge().await.unwrap();
+    assert_eq!(log.append(batch(9, &[10]).0, &batch(9, &[10]).1, 2).await.unwrap(), 3);
+    log.sync().await.unwrap();
+    drop(log);
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(log.next_offset(), 4, "offsets never restart");
+    assert_eq!(read_all(&mut log).await, vec![(3, 9)]);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -133,6 +133,23 @@ impl Server {
         self.stop();
     }
 
+    /// SIGTERM, a clean stop; waits for the exit (SIGKILL after 30 s). Whether it exited with
+    /// success.
+    pub fn terminate(mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return false };
+        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sent.as_ref().is_ok_and(|s| s.success()) && Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().ok();
+        child.wait().ok();
+        false
+    }
+
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().ok();

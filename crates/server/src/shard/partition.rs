@@ -151,7 +151,8 @@ impl PartitionActor {
                         drop(self.offsets);
                         self.log.delete().await.map_err(ServerError::from)
                     } else {
-                        Ok(())
+                        // A clean stop: the next start trusts everything unread.
+                        self.log.close().await.map_err(ServerError::from)
                     };
                     reply.send(result).ok();
                     return;
@@ -196,7 +197,7 @@ impl PartitionActor {
             Polled { partition: self.key.partition, current_offset, count: 0, chunks: Vec::new() };
         let start = match strategy {
             PollingStrategy::Offset(o) => o,
-            PollingStrategy::Timestamp(t) => match self.log.offset_at_or_after(t) {
+            PollingStrategy::Timestamp(t) => match self.log.offset_at_or_after(t).await? {
                 Some(o) => o,
                 None => return Ok(empty),
             },

@@ -1,6 +1,7 @@
 //! A partition's log: its segments in order (each owning its index), offset and timestamp
-//! assignment, rolling to a new segment at a size limit, reads across segments, and the
-//! poisoned state after a failed write or sync. No wire types beyond the message layout.
+//! assignment, rolling to a new segment at a size limit, reads across segments, checkpoints
+//! (what a restart may trust unread) and the poisoned state after a failed write or sync. No
+//! wire types beyond the message layout.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use eddy_wire::message;
 
 use super::StorageError;
+use super::checkpoint::{self, Checkpoint};
 use super::durability::FsyncPolicy;
 use super::recovery::recover_segment;
 use super::segment::{Segment, paths};
@@ -15,6 +17,23 @@ use super::segment::{Segment, paths};
 /// Most bytes one read returns (a poll of many large messages is cut here; the client polls
 /// again from the next offset).
 pub const MAX_READ_BYTES: u64 = 64 << 20;
+
+/// A checkpoint is written after a sync once this many bytes were synced since the last one
+/// (or a segment was added or removed): an unclean stop then re-verifies at most about this
+/// much per partition at the next start.
+pub const CHECKPOINT_EVERY_BYTES: u64 = 64 << 20;
+
+/// What opening a log did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenStats {
+    pub segments: usize,
+    /// Segments the checkpoint vouched for whole: not read at all.
+    pub trusted_segments: usize,
+    /// Log bytes read and verified.
+    pub scanned_bytes: u64,
+    /// Bytes cut from torn tails.
+    pub truncated_bytes: u64,
+}
 
 /// The log of one partition.
 #[derive(Debug)]
@@ -38,6 +57,11 @@ pub struct PartitionLog {
     /// written under `Never`). After a failed sync the bytes past it are of unknown durability
     /// and were never acknowledged, so they are never served.
     readable_end: u64,
+    /// Bytes appended since the last checkpoint.
+    since_checkpoint: u64,
+    /// Segment count the last checkpoint named (`None`: none names this log's current state).
+    checkpointed_segments: Option<usize>,
+    opened: OpenStats,
 }
 
 /// Messages read from the log.
@@ -50,7 +74,8 @@ pub struct ReadResult {
 }
 
 impl PartitionLog {
-    /// Opens (and recovers) the log in `dir`, creating it if needed.
+    /// Opens (and recovers) the log in `dir`, creating it if needed. What the checkpoint vouches
+    /// for is trusted unread; the rest is verified (see `recovery`).
     pub async fn open(
         dir: &Path,
         segment_size: u64,
@@ -68,9 +93,13 @@ impl PartitionLog {
             }
         }
         starts.sort_unstable();
+        let checkpoint = checkpoint::load(dir).unwrap_or_default();
+        let mut stats = OpenStats::default();
         let mut segments: Vec<Segment> = Vec::new();
         let mut last_timestamp = 0;
         let mut torn = false;
+        let mut dropped = false;
+        let mut dirty_from = None;
         for (i, &start) in starts.iter().enumerate() {
             if let Some(prev) = segments.last()
                 && (torn || prev.end_offset() != start)
@@ -87,6 +116,7 @@ impl PartitionLog {
                     .all(|&s| std::fs::metadata(paths(dir, s).0).is_ok_and(|m| m.len() == 0));
                 if !policy.sync_before_ack() || later_is_empty {
                     drop_segments(dir, later)?;
+                    dropped = true;
                     break;
                 }
                 let (log_path, _) = paths(dir, start);
@@ -98,28 +128,54 @@ impl PartitionLog {
                 });
             }
             let (log_path, index_path) = paths(dir, start);
-            let recovered = recover_segment(&log_path, &index_path, start)?;
-            if let Some(last) = recovered.index.last() {
-                last_timestamp = last_timestamp.max(last.timestamp);
-            }
+            let is_last = i + 1 == starts.len();
+            let mark = checkpoint.get(start);
+            let recovered = recover_segment(&log_path, &index_path, start, mark, is_last)?;
+            last_timestamp = last_timestamp.max(recovered.last_timestamp);
             torn = recovered.truncated > 0;
+            stats.segments += 1;
+            stats.trusted_segments += usize::from(recovered.index.is_none());
+            stats.scanned_bytes += recovered.scanned;
+            stats.truncated_bytes += recovered.truncated;
+            if recovered.scanned > 0 && dirty_from.is_none() {
+                // Verified but not known to be synced (a kill leaves it in the page cache): the
+                // next sync covers it before a checkpoint may name it.
+                dirty_from = Some(segments.len());
+            }
             segments.push(Segment::open(dir, start, recovered).await?);
+        }
+        if torn || dropped {
+            // What the checkpoint named may be gone: never let it outlive the cut.
+            checkpoint::remove(dir).await?;
         }
         if segments.is_empty() {
             segments.push(Segment::create(dir, 0).await?);
         }
         // Everything recovery kept is on disk: all of it may be read.
         let readable_end = segments.last().map_or(0, Segment::end_offset);
+        let covered = !torn
+            && !dropped
+            && checkpoint.segments.len() == segments.len()
+            && segments.iter().all(|s| checkpoint.get(s.start_offset) == Some(&s.mark()));
+        tracing::debug!(dir = %dir.display(), ?stats, "partition log opened");
         Ok(Self {
             dir: dir.to_path_buf(),
             segments,
             segment_size,
             policy,
-            dirty_from: None,
+            dirty_from,
             last_timestamp,
             poisoned: None,
             readable_end,
+            since_checkpoint: 0,
+            checkpointed_segments: covered.then_some(checkpoint.segments.len()),
+            opened: stats,
         })
+    }
+
+    /// What opening the log did.
+    pub fn open_stats(&self) -> OpenStats {
+        self.opened
     }
 
     /// The end of what may be read (see the field).
@@ -143,7 +199,7 @@ impl PartitionLog {
 
     /// Messages stored.
     pub fn messages_count(&self) -> u64 {
-        self.segments.iter().map(|s| s.len() as u64).sum()
+        self.segments.iter().map(Segment::len).sum()
     }
 
     /// Bytes stored.
@@ -191,10 +247,12 @@ impl PartitionLog {
         }
         let last = self.segments.len() - 1;
         self.dirty_from = Some(self.dirty_from.map_or(last, |d| d.min(last)));
+        let len = batch.len() as u64;
         let result = self.segments[last].append(batch, lengths, timestamp).await;
         match result {
             Ok(_) => {
                 self.last_timestamp = timestamp;
+                self.since_checkpoint += len;
                 if !self.policy.sync_before_ack() {
                     self.readable_end = self.next_offset();
                 }
@@ -222,6 +280,48 @@ impl PartitionLog {
         }
         self.dirty_from = None;
         self.readable_end = self.next_offset();
+        if self.checkpoint_due() {
+            // Only an optimisation for the next start: a failure is logged, never an error
+            // for the appends this sync made durable.
+            if let Err(e) = self.checkpoint().await {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "checkpoint failed");
+            }
+        }
+        Ok(())
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        self.checkpointed_segments != Some(self.segments.len())
+            || self.since_checkpoint >= CHECKPOINT_EVERY_BYTES
+    }
+
+    /// Writes a checkpoint naming every segment as it is. Only after a successful sync of
+    /// everything (`dirty_from` is `None`): it vouches for every byte it names.
+    async fn checkpoint(&mut self) -> Result<(), StorageError> {
+        if self.dirty_from.is_some() || self.poisoned.is_some() {
+            return Ok(());
+        }
+        let mut marks = Vec::with_capacity(self.segments.len());
+        for segment in &mut self.segments {
+            segment.sync_index().await?;
+            marks.push(segment.mark());
+        }
+        checkpoint::save(&self.dir, &Checkpoint { segments: marks }).await?;
+        self.since_checkpoint = 0;
+        self.checkpointed_segments = Some(self.segments.len());
+        Ok(())
+    }
+
+    /// A clean stop: syncs what is unsynced and checkpoints everything, so the next start
+    /// verifies nothing. A poisoned log writes nothing (the next start verifies its tail).
+    pub async fn close(&mut self) -> Result<(), StorageError> {
+        if let Some(reason) = &self.poisoned {
+            return Err(StorageError::Poisoned(reason.clone()));
+        }
+        self.sync().await?;
+        if self.checkpointed_segments != Some(self.segments.len()) || self.since_checkpoint > 0 {
+            self.checkpoint().await?;
+        }
         Ok(())
     }
 
@@ -237,7 +337,7 @@ impl PartitionLog {
 
     /// Reads up to `count` messages from `offset` (clamped to the first stored one), never past
     /// [`Self::readable_end`].
-    pub async fn read(&self, offset: u64, count: usize) -> Result<ReadResult, StorageError> {
+    pub async fn read(&mut self, offset: u64, count: usize) -> Result<ReadResult, StorageError> {
         let mut out = ReadResult::default();
         let mut offset = offset.max(self.segments[0].start_offset);
         let readable =
@@ -245,7 +345,7 @@ impl PartitionLog {
         let count = count.min(readable);
         let mut budget = MAX_READ_BYTES;
         let first = self.segments.partition_point(|s| s.end_offset() <= offset);
-        for segment in &self.segments[first..] {
+        for segment in &mut self.segments[first..] {
             if out.count >= count || budget == 0 {
                 break;
             }
@@ -263,25 +363,33 @@ impl PartitionLog {
     }
 
     /// The first offset whose timestamp is ≥ `timestamp`.
-    pub fn offset_at_or_after(&self, timestamp: u64) -> Option<u64> {
-        let first = self
-            .segments
-            .partition_point(|s| s.index().last().is_some_and(|e| e.timestamp < timestamp));
-        let segment = self.segments.get(first)?;
-        segment.index().first_at_or_after(timestamp).map(|i| segment.start_offset + i as u64)
+    pub async fn offset_at_or_after(
+        &mut self,
+        timestamp: u64,
+    ) -> Result<Option<u64>, StorageError> {
+        let first =
+            self.segments.partition_point(|s| s.is_empty() || s.last_timestamp() < timestamp);
+        let Some(segment) = self.segments.get_mut(first) else { return Ok(None) };
+        let start = segment.start_offset;
+        Ok(segment.index().await?.first_at_or_after(timestamp).map(|i| start + i as u64))
     }
 
     /// Deletes every message and keeps the offsets going (never reused): first the empty
     /// segment that starts at the next offset is created, durably, then the old segments are
     /// deleted oldest first and the directory synced. A crash in between leaves old segments
     /// followed by the new one (contiguous: nothing restarts at 0); a failed delete reopens the
-    /// log from what is on disk, so memory and disk agree (the leftovers stay readable).
+    /// log from what is on disk, so memory and disk agree (the leftovers stay readable). An
+    /// empty active segment already starts at the next offset: it is kept, not re-created
+    /// (its file is the fresh one).
     pub async fn purge(&mut self) -> Result<(), StorageError> {
         if let Some(reason) = &self.poisoned {
             return Err(StorageError::Poisoned(reason.clone()));
         }
         let next = self.next_offset();
-        let fresh = Segment::create(&self.dir, next).await?;
+        let fresh = match self.segments.pop_if(|s| s.is_empty()) {
+            Some(empty) => empty,
+            None => Segment::create(&self.dir, next).await?,
+        };
         let old = std::mem::replace(&mut self.segments, vec![fresh]);
         self.dirty_from = None;
         self.readable_end = next;

@@ -4,9 +4,11 @@
 //!
 //! On disk, per partition directory: `{start_offset:020}.log` (messages back to back, exactly as
 //! polls return them) and `{start_offset:020}.index` (16 bytes per message: relative offset u32,
-//! position u32, timestamp u64, little-endian). The index is derived data: recovery rebuilds it
-//! from the log, so only the log is ever fsynced.
+//! position u32, timestamp u64, little-endian), and one `checkpoint` (`checkpoint.rs`): what
+//! was synced when it was written, so a start trusts that unread. The index is derived data:
+//! recovery rebuilds it from the log; it is synced only before a checkpoint names it.
 
+pub mod checkpoint;
 pub mod dir_lock;
 pub mod dirs;
 pub mod durability;

@@ -1,5 +1,6 @@
 //! One segment: a log file of messages and its index file, with positional appends and range
-//! reads through compio (io_uring). Knows nothing of topics, users or shards.
+//! reads through compio (io_uring). A sealed segment the checkpoint vouched for at startup
+//! holds no index until its first read. Knows nothing of topics, users or shards.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +10,9 @@ use compio::fs::{File, OpenOptions};
 use compio::io::{AsyncReadAtExt, AsyncWriteAtExt};
 
 use super::StorageError;
+use super::checkpoint::SegmentMark;
 use super::index::{ENTRY_LEN, Index, IndexEntry};
-use super::recovery::Recovered;
+use super::recovery::{Recovered, load_trusted_index};
 
 /// The file names of the segment starting at `start_offset`.
 pub fn paths(dir: &Path, start_offset: u64) -> (PathBuf, PathBuf) {
@@ -24,9 +26,17 @@ pub struct Segment {
     index_path: PathBuf,
     log: File,
     index_file: File,
-    /// Invariant: the log's length; every byte before it belongs to an indexed message.
+    /// Invariant: the log's length; every byte before it belongs to one of the `count` messages.
     size: u64,
-    index: Index,
+    count: u64,
+    last_timestamp: u64,
+    /// `None` until first used, for a sealed segment trusted from the checkpoint; then its
+    /// entries are the ones `index_digest` names.
+    index: Option<Index>,
+    /// The digest of the entries when `index` is not loaded.
+    index_digest: u64,
+    /// Whether the index file holds every entry durably (a checkpoint may name the segment).
+    index_synced: bool,
 }
 
 impl std::fmt::Debug for Segment {
@@ -34,7 +44,7 @@ impl std::fmt::Debug for Segment {
         f.debug_struct("Segment")
             .field("start_offset", &self.start_offset)
             .field("size", &self.size)
-            .field("messages", &self.index.len())
+            .field("messages", &self.count)
             .finish()
     }
 }
@@ -64,7 +74,11 @@ impl Segment {
             log,
             index_file,
             size: 0,
-            index: Index::default(),
+            count: 0,
+            last_timestamp: 0,
+            index: Some(Index::default()),
+            index_digest: Index::default().digest(),
+            index_synced: false,
         })
     }
 
@@ -84,7 +98,11 @@ impl Segment {
             log,
             index_file,
             size: recovered.size,
+            count: recovered.count,
+            last_timestamp: recovered.last_timestamp,
+            index_synced: recovered.index.is_none() || recovered.scanned == 0,
             index: recovered.index,
+            index_digest: recovered.index_digest,
         })
     }
 
@@ -94,21 +112,64 @@ impl Segment {
     }
 
     /// Messages in the segment.
-    pub fn len(&self) -> usize {
-        self.index.len()
+    pub fn len(&self) -> u64 {
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.count == 0
     }
 
     /// The offset after the last message.
     pub fn end_offset(&self) -> u64 {
-        self.start_offset + self.index.len() as u64
+        self.start_offset + self.count
     }
 
-    pub fn index(&self) -> &Index {
-        &self.index
+    /// The last message's timestamp (0 when empty).
+    pub fn last_timestamp(&self) -> u64 {
+        self.last_timestamp
+    }
+
+    /// What a checkpoint records of this segment as it is now.
+    pub fn mark(&self) -> SegmentMark {
+        SegmentMark {
+            start: self.start_offset,
+            size: self.size,
+            count: self.count,
+            last_timestamp: self.last_timestamp,
+            index_digest: self.index.as_ref().map_or(self.index_digest, Index::digest),
+        }
+    }
+
+    /// The index, loaded (and checked against the checkpoint's digest, or rebuilt from the
+    /// log) on first use.
+    pub async fn index(&mut self) -> Result<&Index, StorageError> {
+        if self.index.is_none() {
+            let mark = self.mark();
+            let (log_path, index_path) = (self.log_path.clone(), self.index_path.clone());
+            let loaded = compio::runtime::spawn_blocking(move || {
+                load_trusted_index(&log_path, &index_path, &mark)
+            })
+            .await
+            .map_err(|_| StorageError::Poisoned("index loading panicked".into()))??;
+            self.index = Some(loaded);
+        }
+        match &self.index {
+            Some(index) => Ok(index),
+            None => Err(StorageError::Poisoned("index not loaded".into())),
+        }
+    }
+
+    /// Makes the index file durable (before a checkpoint names this segment).
+    pub async fn sync_index(&mut self) -> Result<(), StorageError> {
+        if !self.index_synced {
+            self.index_file
+                .sync_data()
+                .await
+                .map_err(StorageError::io("sync", &self.index_path))?;
+            self.index_synced = true;
+        }
+        Ok(())
     }
 
     pub fn log_path(&self) -> &Path {
@@ -127,22 +188,29 @@ impl Segment {
         if new_size > u64::from(u32::MAX) {
             return Err(StorageError::BatchTooLarge(batch.len()));
         }
+        self.index().await?;
+        let Some(index) = self.index.as_mut() else {
+            return Err(StorageError::Poisoned("index not loaded".into()));
+        };
         let BufResult(res, batch) = self.log.write_all_at(batch, self.size).await;
         res.map_err(StorageError::io("write", &self.log_path))?;
         let mut entries = BytesMut::with_capacity(lengths.len() * ENTRY_LEN);
-        let index_pos = (self.index.len() * ENTRY_LEN) as u64;
+        let index_pos = (index.len() * ENTRY_LEN) as u64;
         let mut position = self.size;
         for &len in lengths {
             let entry = IndexEntry {
-                relative_offset: self.index.len() as u32,
+                relative_offset: index.len() as u32,
                 position: position as u32,
                 timestamp,
             };
             entry.encode(&mut entries);
-            self.index.push(entry);
+            index.push(entry);
             position += u64::from(len);
         }
         self.size = new_size;
+        self.count = index.len() as u64;
+        self.last_timestamp = timestamp;
+        self.index_synced = false;
         let BufResult(res, _) = self.index_file.write_all_at(entries, index_pos).await;
         // The index is derived data (recovery rebuilds it), so a failed index write does not make
         // the batch less durable; it is logged, not returned.
@@ -161,17 +229,19 @@ impl Segment {
     /// with at most `max_bytes` bytes unless that would return nothing. Returns the bytes and the
     /// number of messages.
     pub async fn read(
-        &self,
+        &mut self,
         from: usize,
         count: usize,
         max_bytes: u64,
     ) -> Result<(Bytes, usize), StorageError> {
-        let Some(first) = self.index.get(from) else {
+        let size = self.size;
+        let index = self.index().await?;
+        let Some(first) = index.get(from) else {
             return Ok((Bytes::new(), 0));
         };
         let start = u64::from(first.position);
-        let mut end_idx = (from + count).min(self.index.len());
-        let pos_of = |i: usize| self.index.get(i).map_or(self.size, |e| u64::from(e.position));
+        let mut end_idx = (from + count).min(index.len());
+        let pos_of = |i: usize| index.get(i).map_or(size, |e| u64::from(e.position));
         while end_idx > from + 1 && pos_of(end_idx) - start > max_bytes {
             end_idx = from + 1 + (end_idx - from - 1) / 2;
         }
