@@ -1,11 +1,12 @@
 //! Every decoder of Iggy's binary protocol that the server runs on a client's bytes: the request
 //! header (with the size limit) and each command's payload (login, streams, topics, partitions,
-//! send with its batch validation, poll, offsets, flush). Never panics; a decoded send batch's
-//! lengths cover its messages exactly.
+//! send with its batch validation, poll and deferred poll, offsets, flush). Never panics; a
+//! decoded send batch's lengths cover its messages exactly; a decoded deferred poll's wait is
+//! within the protocol's 600 s and the granted wait never exceeds it.
 
 #![no_main]
 
-use eddy_wire::commands::messages::{PollMessages, SendMessages, decode_flush};
+use eddy_wire::commands::messages::{PollDeferred, PollMessages, SendMessages, decode_flush};
 use eddy_wire::commands::offsets::OffsetKey;
 use eddy_wire::commands::streams;
 use eddy_wire::commands::topics::{CreateTopic, UpdateTopic, decode_ids, decode_partitions};
@@ -26,6 +27,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode_ids(data);
     let _ = decode_partitions(data);
     let _ = PollMessages::decode(data);
+    if let Ok(d) = PollDeferred::decode(data) {
+        assert!(d.wait_us <= eddy_wire::commands::messages::MAX_DEFERRED_WAIT_US);
+        assert!(d.granted_wait_us(u64::MAX) <= d.wait_us);
+    }
     let _ = decode_flush(data);
     let _ = OffsetKey::decode_payload(data);
     let _ = OffsetKey::decode_store(data);

@@ -25,6 +25,30 @@ pub struct Poll {
     pub auto_commit: bool,
 }
 
+/// How long and for what a deferred poll waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deferred {
+    pub wait: std::time::Duration,
+    pub min_count: u32,
+    pub max_bytes: u32,
+}
+
+/// The POLL_MESSAGES body.
+fn encode_poll(out: &mut BytesMut, stream: &Identifier, topic: &Identifier, spec: &Poll) {
+    consumer_and_ids(out, spec.consumer, stream, topic, spec.partition);
+    let (kind, value) = match spec.strategy {
+        PollingStrategy::Offset(o) => (1, o),
+        PollingStrategy::Timestamp(t) => (2, t),
+        PollingStrategy::First => (3, 0),
+        PollingStrategy::Last => (4, 0),
+        PollingStrategy::Next => (5, 0),
+    };
+    out.put_u8(kind);
+    out.put_u64_le(value);
+    out.put_u32_le(spec.count);
+    out.put_u8(u8::from(spec.auto_commit));
+}
+
 /// A connection to an Iggy-protocol server.
 pub struct Client {
     conn: Connection,
@@ -146,19 +170,29 @@ impl Client {
         spec: &Poll,
     ) -> Result<Polled, ClientError> {
         let mut out = BytesMut::with_capacity(64);
-        consumer_and_ids(&mut out, spec.consumer, stream, topic, spec.partition);
-        let (kind, value) = match spec.strategy {
-            PollingStrategy::Offset(o) => (1, o),
-            PollingStrategy::Timestamp(t) => (2, t),
-            PollingStrategy::First => (3, 0),
-            PollingStrategy::Last => (4, 0),
-            PollingStrategy::Next => (5, 0),
-        };
-        out.put_u8(kind);
-        out.put_u64_le(value);
-        out.put_u32_le(spec.count);
-        out.put_u8(u8::from(spec.auto_commit));
+        encode_poll(&mut out, stream, topic, spec);
         let reply = self.request(command::POLL_MESSAGES, out.freeze()).await?;
+        Polled::parse(reply)
+    }
+
+    /// A poll that waits on the server (POLL_MESSAGES_DEFERRED): answered once `wait.min_count`
+    /// messages (at least one) are there, `wait.max_bytes` of them are (0: no budget), or
+    /// `wait.wait` has passed (then possibly empty). The server caps the wait (30 s by
+    /// default).
+    pub async fn poll_deferred(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        spec: &Poll,
+        wait: &Deferred,
+    ) -> Result<Polled, ClientError> {
+        let mut out = BytesMut::with_capacity(88);
+        encode_poll(&mut out, stream, topic, spec);
+        out.put_u64_le(u64::try_from(wait.wait.as_micros()).unwrap_or(u64::MAX));
+        out.put_u32_le(wait.min_count);
+        out.put_u32_le(wait.max_bytes);
+        out.put_u64_le(0); // request timeout: none of its own
+        let reply = self.request(command::POLL_MESSAGES_DEFERRED, out.freeze()).await?;
         Polled::parse(reply)
     }
 

@@ -36,6 +36,7 @@
 //! max_connections_per_ip = 1000
 //! login_timeout_ms = 10000    # a connection not logged in by then is closed
 //! request_timeout_ms = 30000  # a request begun but not completed for this long closes it
+//! max_poll_wait_ms = 30000    # the longest a POLL_MESSAGES_DEFERRED waits (at most 600 s)
 //! listen_backlog = 4096
 //!
 //! [auth]
@@ -122,6 +123,7 @@ pub struct LimitsConfig {
     pub max_connections_per_ip: u32,
     pub login_timeout_ms: u64,
     pub request_timeout_ms: u64,
+    pub max_poll_wait_ms: u64,
     pub listen_backlog: i32,
 }
 
@@ -181,6 +183,7 @@ impl Default for LimitsConfig {
             max_connections_per_ip: 1_000,
             login_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
+            max_poll_wait_ms: 30_000,
             listen_backlog: 4096,
         }
     }
@@ -260,6 +263,14 @@ impl Config {
     /// How long a connection may stay without logging in.
     pub fn login_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.limits.login_timeout_ms)
+    }
+
+    /// The longest wait a deferred poll gets (µs), within the protocol's 600 s.
+    pub fn max_poll_wait_us(&self) -> u64 {
+        self.limits
+            .max_poll_wait_ms
+            .saturating_mul(1000)
+            .min(eddy_wire::commands::messages::MAX_DEFERRED_WAIT_US)
     }
 
     /// How long a begun request may wait for its next bytes.

@@ -22,6 +22,8 @@ pub struct Session {
     pub failed_logins: u32,
     /// Set by a handler when the connection must close after its reply.
     pub close: Option<&'static str>,
+    /// Set by a deferred poll's handler: the transport waits for its reply.
+    pub pending_poll: Option<crate::shard::message::PendingPoll>,
     /// Until when the connection may stay without logging in.
     login_deadline: Instant,
     login_timeout: Duration,
@@ -37,6 +39,7 @@ impl Session {
             address: peer.to_string(),
             failed_logins: 0,
             close: None,
+            pending_poll: None,
             login_deadline: Instant::now() + login_timeout,
             login_timeout,
         }

@@ -15,6 +15,12 @@ pub mod command {
     pub const POLL_MESSAGES: u32 = 100;
     pub const SEND_MESSAGES: u32 = 101;
     pub const FLUSH_UNSAVED_BUFFER: u32 = 102;
+    /// A poll that waits (Iggy 0.10's deferred polling, served on the 0.8 wire): the
+    /// POLL_MESSAGES body, then `[wait_us u64][min_count u32][max_bytes u32]
+    /// [request_timeout_us u64]`.
+    pub const POLL_MESSAGES_DEFERRED: u32 = 106;
+    /// Ends the connection's waiting poll now (it is answered with what is there).
+    pub const CANCEL_DEFERRED_REQUEST: u32 = 108;
     pub const GET_CONSUMER_OFFSET: u32 = 120;
     pub const STORE_CONSUMER_OFFSET: u32 = 121;
     pub const DELETE_CONSUMER_OFFSET: u32 = 122;
@@ -45,6 +51,8 @@ pub mod command {
             POLL_MESSAGES => "poll_messages",
             SEND_MESSAGES => "send_messages",
             FLUSH_UNSAVED_BUFFER => "flush_unsaved_buffer",
+            POLL_MESSAGES_DEFERRED => "poll_messages_deferred",
+            CANCEL_DEFERRED_REQUEST => "cancel_deferred_request",
             GET_CONSUMER_OFFSET => "get_consumer_offset",
             STORE_CONSUMER_OFFSET => "store_consumer_offset",
             DELETE_CONSUMER_OFFSET => "delete_consumer_offset",

@@ -1,15 +1,18 @@
-//! SEND_MESSAGES, POLL_MESSAGES and FLUSH_UNSAVED_BUFFER: resolve the partition, then hand the
-//! work to its owner shard.
+//! SEND_MESSAGES, POLL_MESSAGES (and POLL_MESSAGES_DEFERRED, CANCEL_DEFERRED_REQUEST) and
+//! FLUSH_UNSAVED_BUFFER: resolve the partition, then hand the work to its owner shard.
 
 use bytes::BytesMut;
 use eddy_wire::commands::messages::Partitioning;
-use eddy_wire::commands::messages::{self, PollMessages, SendMessages, encode_polled_head};
+use eddy_wire::commands::messages::{
+    self, PollDeferred, PollMessages, SendMessages, encode_polled_head,
+};
 
 use super::partition_handle;
 use crate::error::ServerError;
 use crate::metadata::PartitionKey;
+use crate::session::Session;
 use crate::shard::ShardCtx;
-use crate::shard::message::{PartitionOp, ask};
+use crate::shard::message::{Deferral, PartitionOp, PendingPoll, Polled, ask};
 use crate::transport::conn::Reply;
 
 pub async fn send(ctx: &ShardCtx, mut payload: BytesMut) -> Result<Reply, ServerError> {
@@ -49,12 +52,49 @@ pub async fn poll(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> 
         strategy,
         count,
         auto_commit,
+        defer: None,
         reply,
     })
     .await?;
+    Ok(polled_reply(polled))
+}
+
+/// A poll reply: the 16-byte head, then the stored bytes as they are.
+pub(crate) fn polled_reply(polled: Polled) -> Reply {
     let mut head = BytesMut::with_capacity(16);
     encode_polled_head(polled.partition, polled.current_offset, polled.count, &mut head);
-    Ok(Reply { status: 0, head, chunks: polled.chunks })
+    Reply { status: 0, head, chunks: polled.chunks }
+}
+
+/// POLL_MESSAGES_DEFERRED: the poll waits in the partition's owner until it is due (enough
+/// messages or bytes, or the granted wait: the asked one, capped by `limits.max_poll_wait_ms`
+/// and the client's own timeout).
+pub async fn poll_deferred(
+    ctx: &ShardCtx,
+    session: &mut Session,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
+    let req = PollDeferred::decode(payload)?;
+    let poll = &req.poll;
+    let partition = poll.partition.unwrap_or(0);
+    let handle = partition_handle(ctx, &poll.stream, &poll.topic, partition)?;
+    let wait = std::time::Duration::from_micros(req.granted_wait_us(ctx.config.max_poll_wait_us()));
+    let defer = Deferral {
+        deadline: std::time::Instant::now() + wait,
+        min_count: req.min_count,
+        max_bytes: req.max_bytes,
+        waiter: session.client_id,
+    };
+    let consumer = (poll.consumer.kind, poll.consumer.id.clone());
+    let (strategy, count, auto_commit) = (poll.strategy, poll.count, poll.auto_commit);
+    let (reply, rx) = flume::bounded(1);
+    let op =
+        PartitionOp::Poll { consumer, strategy, count, auto_commit, defer: Some(defer), reply };
+    handle.tx.send_async(op).await.map_err(|_| ServerError::Internal("partition is closed"))?;
+    // The transport waits for the reply (reading the socket meanwhile); this reply is unused.
+    session.pending_poll =
+        Some(PendingPoll { reply: rx, partition: handle.tx, waiter: session.client_id });
+    Ok(Reply::default())
 }
 
 pub async fn flush(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {

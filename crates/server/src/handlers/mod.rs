@@ -1,7 +1,7 @@
 //! Command dispatch: check the session, decode the payload, run the command, return a typed
 //! reply. One file per resource. Handlers never touch a socket.
 
-mod messages;
+pub(crate) mod messages;
 mod offsets;
 mod streams;
 mod system;
@@ -79,6 +79,10 @@ pub async fn handle(
         c::DELETE_PARTITIONS => topics::delete_partitions(ctx, &payload).await,
         c::SEND_MESSAGES => messages::send(ctx, payload).await,
         c::POLL_MESSAGES => messages::poll(ctx, &payload).await,
+        c::POLL_MESSAGES_DEFERRED => messages::poll_deferred(ctx, session, &payload).await,
+        // A connection's deferred poll is cancelled by its transport while it waits (the
+        // request is seen before it runs); run in turn it finds nothing waiting.
+        c::CANCEL_DEFERRED_REQUEST => Ok(Reply::default()),
         c::FLUSH_UNSAVED_BUFFER => messages::flush(ctx, &payload).await,
         c::GET_CONSUMER_OFFSET => offsets::get(ctx, &payload).await,
         c::STORE_CONSUMER_OFFSET => offsets::store(ctx, &payload).await,

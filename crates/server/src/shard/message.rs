@@ -42,7 +42,14 @@ pub enum PartitionOp {
         strategy: PollingStrategy,
         count: u32,
         auto_commit: bool,
+        /// Wait for messages (a deferred poll) instead of answering at once.
+        defer: Option<Deferral>,
         reply: Reply<Polled>,
+    },
+    /// Answers the waiting poll of `waiter` now, with what is there (a cancel, or its
+    /// connection went away). No reply of its own.
+    CancelWait {
+        waiter: u32,
     },
     /// `(current offset, stored offset)`; `None` when nothing is stored.
     GetOffset {
@@ -88,8 +95,46 @@ impl PartitionOp {
             | Self::Flush { reply, .. }
             | Self::Purge { reply } => drop(reply.send(Err(error()))),
             Self::Close { reply, .. } => drop(reply.send(Ok(()))),
+            Self::CancelWait { .. } => {}
         }
     }
+}
+
+/// A deferred poll waiting in its partition's owner: the handler that sent it leaves this in
+/// the session, and the transport waits for the reply while it reads the socket (so it sees a
+/// CANCEL_DEFERRED_REQUEST, or the client going away, at once).
+#[derive(Debug, Clone)]
+pub struct PendingPoll {
+    pub reply: flume::Receiver<Result<Polled, ServerError>>,
+    pub partition: flume::Sender<PartitionOp>,
+    pub waiter: u32,
+}
+
+impl PendingPoll {
+    /// Asks the owner to answer the poll now, with what is there.
+    pub async fn cancel(&self) {
+        let op = PartitionOp::CancelWait { waiter: self.waiter };
+        self.partition.send_async(op).await.ok();
+    }
+
+    /// The client is gone: the owner drops the poll unanswered (no auto-commit for messages
+    /// nobody will read).
+    pub async fn abandon(self) {
+        let Self { reply, partition, waiter } = self;
+        drop(reply);
+        partition.send_async(PartitionOp::CancelWait { waiter }).await.ok();
+    }
+}
+
+/// What makes a poll wait: it is answered once `min_count` messages (at least one) are
+/// readable from its start, `max_bytes` of them are (0: no byte budget), or at `deadline`.
+#[derive(Debug, Clone, Copy)]
+pub struct Deferral {
+    pub deadline: std::time::Instant,
+    pub min_count: u32,
+    pub max_bytes: u32,
+    /// Who waits (the connection's client id): its cancel names it.
+    pub waiter: u32,
 }
 
 #[derive(Debug, Default)]

@@ -8,6 +8,7 @@ pub mod message;
 pub mod meta;
 pub mod partition;
 pub mod route;
+pub mod waiting;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};

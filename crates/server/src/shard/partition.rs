@@ -1,7 +1,9 @@
 //! A partition's owner task: it alone touches the partition's log and offsets, executing the
 //! operations other tasks (on any shard) send it, in arrival order. Consecutive appends that
 //! queued up while it was busy are written one after another and share one sync (group commit);
-//! none is acknowledged before the durability policy allows. No wire parsing.
+//! none is acknowledged before the durability policy allows. Deferred polls wait here
+//! (`waiting`): they are checked once per group commit, after its sync, so nothing is
+//! delivered before it is durable, and at their deadlines. No wire parsing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +11,8 @@ use std::sync::atomic::Ordering;
 
 use eddy_wire::commands::messages::PollingStrategy;
 
-use super::message::{ConsumerId, PartitionOp, PartitionStats, Polled, Reply};
+use super::message::{ConsumerId, Deferral, PartitionOp, PartitionStats, Polled, Reply};
+use super::waiting::{Waiter, Waiters};
 use crate::error::ServerError;
 use crate::metadata::PartitionKey;
 use crate::metadata::offsets::Offsets;
@@ -46,6 +49,7 @@ pub struct PartitionActor {
     offsets: Offsets,
     policy: FsyncPolicy,
     stats: Arc<PartitionStats>,
+    waiters: Waiters,
 }
 
 impl PartitionActor {
@@ -60,7 +64,7 @@ impl PartitionActor {
         let dir = partition_dir(data_dir, key);
         let log = PartitionLog::open(&dir, segment_size, policy).await?;
         let offsets = Offsets::load(&dir)?;
-        let actor = Self { key, log, offsets, policy, stats };
+        let actor = Self { key, log, offsets, policy, stats, waiters: Waiters::default() };
         actor.publish();
         Ok(actor)
     }
@@ -83,9 +87,22 @@ impl PartitionActor {
         loop {
             let op = match pending.take() {
                 Some(op) => op,
-                None => match rx.recv_async().await {
-                    Ok(op) => op,
-                    Err(_) => return,
+                None => match self.waiters.next_deadline() {
+                    None => match rx.recv_async().await {
+                        Ok(op) => op,
+                        Err(_) => return,
+                    },
+                    // A dropped `recv_async` loses nothing: the message stays queued.
+                    Some(deadline) => {
+                        match compio::time::timeout_at(deadline, rx.recv_async()).await {
+                            Ok(Ok(op)) => op,
+                            Ok(Err(_)) => return,
+                            Err(_) => {
+                                self.answer_due_waiters().await;
+                                continue;
+                            }
+                        }
+                    }
                 },
             };
             match op {
@@ -107,10 +124,34 @@ impl PartitionActor {
                         }
                     }
                     self.acknowledge(acks).await;
+                    if !self.waiters.is_empty() {
+                        self.answer_due_waiters().await;
+                    }
                 }
-                PartitionOp::Poll { consumer, strategy, count, auto_commit, reply } => {
+                PartitionOp::Poll {
+                    consumer,
+                    strategy,
+                    count,
+                    auto_commit,
+                    defer: None,
+                    reply,
+                } => {
                     let result = self.poll(consumer, strategy, count, auto_commit).await;
                     reply.send(result).ok();
+                }
+                PartitionOp::Poll {
+                    consumer,
+                    strategy,
+                    count,
+                    auto_commit,
+                    defer: Some(defer),
+                    reply,
+                } => self.poll_deferred(consumer, strategy, count, auto_commit, defer, reply).await,
+                PartitionOp::CancelWait { waiter } => {
+                    let cancelled = self.waiters.take_due(|w| w.defer.waiter == waiter);
+                    for w in cancelled {
+                        self.answer(w).await;
+                    }
                 }
                 PartitionOp::GetOffset { consumer, reply } => {
                     let current = self.log.readable_end().saturating_sub(1);
@@ -182,6 +223,26 @@ impl PartitionActor {
         }
     }
 
+    /// Where a poll with `strategy` starts; `None` for a timestamp past every message.
+    async fn start_of(
+        &mut self,
+        consumer: &ConsumerId,
+        strategy: PollingStrategy,
+        count: u32,
+    ) -> Result<Option<u64>, ServerError> {
+        let next = self.log.readable_end();
+        Ok(Some(match strategy {
+            PollingStrategy::Offset(o) => o,
+            PollingStrategy::Timestamp(t) => match self.log.offset_at_or_after(t).await? {
+                Some(o) => o,
+                None => return Ok(None),
+            },
+            PollingStrategy::First => 0,
+            PollingStrategy::Last => next.saturating_sub(u64::from(count)),
+            PollingStrategy::Next => self.offsets.get(consumer).map_or(0, |o| o + 1),
+        }))
+    }
+
     async fn poll(
         &mut self,
         consumer: ConsumerId,
@@ -189,26 +250,93 @@ impl PartitionActor {
         count: u32,
         auto_commit: bool,
     ) -> Result<Polled, ServerError> {
+        match self.start_of(&consumer, strategy, count).await? {
+            Some(start) => self.read_from(consumer, start, count, 0, auto_commit).await,
+            None => Ok(self.empty()),
+        }
+    }
+
+    /// A poll that waits: answered now if it is already due, else kept until an append, its
+    /// deadline or a cancel makes it due. A timestamp past every message waits for the next one.
+    async fn poll_deferred(
+        &mut self,
+        consumer: ConsumerId,
+        strategy: PollingStrategy,
+        count: u32,
+        auto_commit: bool,
+        defer: Deferral,
+        reply: Reply<Polled>,
+    ) {
+        let start = match self.start_of(&consumer, strategy, count).await {
+            Ok(start) => start.unwrap_or(self.log.readable_end()),
+            Err(e) => {
+                reply.send(Err(e)).ok();
+                return;
+            }
+        };
+        let start = start.max(self.log.first_offset());
+        let waiter = Waiter { consumer, start, count, auto_commit, defer, reply };
+        if count == 0 || self.is_due(&waiter) {
+            self.answer(waiter).await;
+        } else {
+            self.waiters.push(waiter);
+        }
+    }
+
+    fn is_due(&self, w: &Waiter) -> bool {
+        let end = self.log.readable_end();
+        w.is_due(std::time::Instant::now(), end, self.log.readable_bytes_from(w.start))
+    }
+
+    /// Answers every waiter that is due.
+    async fn answer_due_waiters(&mut self) {
+        let now = std::time::Instant::now();
+        let end = self.log.readable_end();
+        let log = &self.log;
+        let due = self.waiters.take_due(|w| w.is_due(now, end, log.readable_bytes_from(w.start)));
+        for w in due {
+            self.answer(w).await;
+        }
+    }
+
+    /// Replies to a waiter with what is readable from its start now (nothing to a client that
+    /// is gone: its auto-commit must not move past messages it never got).
+    async fn answer(&mut self, w: Waiter) {
+        if w.reply.is_disconnected() {
+            return;
+        }
+        let result =
+            self.read_from(w.consumer, w.start, w.count, w.defer.max_bytes, w.auto_commit).await;
+        w.reply.send(result).ok();
+    }
+
+    fn empty(&self) -> Polled {
+        let current_offset = self.log.readable_end().saturating_sub(1);
+        Polled { partition: self.key.partition, current_offset, count: 0, chunks: Vec::new() }
+    }
+
+    /// Reads up to `count` messages from `start` (at most `max_bytes` of them unless one is
+    /// larger; 0: no budget) and auto-commits what was returned.
+    async fn read_from(
+        &mut self,
+        consumer: ConsumerId,
+        start: u64,
+        count: u32,
+        max_bytes: u32,
+        auto_commit: bool,
+    ) -> Result<Polled, ServerError> {
         // What may be served ends at the durable end (after a failed sync, the rest is never
         // shown: it was not acknowledged and its durability is unknown).
         let next = self.log.readable_end();
         let current_offset = next.saturating_sub(1);
-        let empty =
-            Polled { partition: self.key.partition, current_offset, count: 0, chunks: Vec::new() };
-        let start = match strategy {
-            PollingStrategy::Offset(o) => o,
-            PollingStrategy::Timestamp(t) => match self.log.offset_at_or_after(t).await? {
-                Some(o) => o,
-                None => return Ok(empty),
-            },
-            PollingStrategy::First => 0,
-            PollingStrategy::Last => next.saturating_sub(u64::from(count)),
-            PollingStrategy::Next => self.offsets.get(&consumer).map_or(0, |o| o + 1),
-        };
         if count == 0 || start >= next {
-            return Ok(empty);
+            return Ok(self.empty());
         }
-        let read = self.log.read(start, count as usize).await?;
+        let budget = match max_bytes {
+            0 => crate::storage::log::MAX_READ_BYTES,
+            n => u64::from(n),
+        };
+        let read = self.log.read_at_most(start, count as usize, budget).await?;
         if auto_commit && read.count > 0 {
             let first = start.max(self.log.first_offset());
             let last = first + read.count as u64 - 1;

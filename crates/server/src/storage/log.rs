@@ -335,15 +335,38 @@ impl PartitionLog {
         self.poisoned = Some(e.to_string());
     }
 
+    /// Bytes of the readable messages from `offset` on, when that is known without I/O (the
+    /// offset is in the active segment); `None` otherwise.
+    pub fn readable_bytes_from(&self, offset: u64) -> Option<u64> {
+        let active = self.active();
+        if offset >= self.readable_end {
+            return Some(0);
+        }
+        let from = offset.checked_sub(active.start_offset)?;
+        let to = self.readable_end.checked_sub(active.start_offset)?;
+        Some(active.position(to)?.saturating_sub(active.position(from)?))
+    }
+
     /// Reads up to `count` messages from `offset` (clamped to the first stored one), never past
     /// [`Self::readable_end`].
     pub async fn read(&mut self, offset: u64, count: usize) -> Result<ReadResult, StorageError> {
+        self.read_at_most(offset, count, MAX_READ_BYTES).await
+    }
+
+    /// [`Self::read`] with at most `max_bytes` (and never over [`MAX_READ_BYTES`]) unless
+    /// that would return nothing: one message is returned whatever its size.
+    pub async fn read_at_most(
+        &mut self,
+        offset: u64,
+        count: usize,
+        max_bytes: u64,
+    ) -> Result<ReadResult, StorageError> {
         let mut out = ReadResult::default();
         let mut offset = offset.max(self.segments[0].start_offset);
         let readable =
             usize::try_from(self.readable_end.saturating_sub(offset)).unwrap_or(usize::MAX);
         let count = count.min(readable);
-        let mut budget = MAX_READ_BYTES;
+        let mut budget = max_bytes.clamp(1, MAX_READ_BYTES);
         let first = self.segments.partition_point(|s| s.end_offset() <= offset);
         for segment in &mut self.segments[first..] {
             if out.count >= count || budget == 0 {
@@ -353,6 +376,10 @@ impl PartitionLog {
             let (bytes, n) = segment.read(from, count - out.count, budget).await?;
             if n == 0 {
                 continue;
+            }
+            if out.count > 0 && bytes.len() as u64 > budget {
+                // Only the first message may exceed the budget (a segment returns at least one).
+                break;
             }
             budget = budget.saturating_sub(bytes.len() as u64);
             out.count += n;

@@ -160,6 +160,16 @@ impl Segment {
         }
     }
 
+    /// Where message `i` of this segment starts (the log's size for `i == len`), if its index
+    /// is loaded.
+    pub fn position(&self, i: u64) -> Option<u64> {
+        let index = self.index.as_ref()?;
+        if i == self.count {
+            return Some(self.size);
+        }
+        index.get(usize::try_from(i).ok()?).map(|e| u64::from(e.position))
+    }
+
     /// Makes the index file durable (before a checkpoint names this segment).
     pub async fn sync_index(&mut self) -> Result<(), StorageError> {
         if !self.index_synced {

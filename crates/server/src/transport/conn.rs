@@ -1,7 +1,8 @@
 //! What both transports share: admitting connections (the caps of `admission`), cutting whole
 //! requests off a connection's buffer (checking the size limit before any buffer grows), running
-//! them in order under the connection's reply budget, and the reply type whose stored bytes go
-//! out as they are (vectored). No command-specific logic.
+//! them in order under the connection's reply budget, waiting for a deferred poll while the
+//! socket is still read (`PollWait`), and the reply type whose stored bytes go out as they are
+//! (vectored). No command-specific logic beyond spotting a CANCEL_DEFERRED_REQUEST.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -19,6 +20,7 @@ use super::admission::{Permit, Refusal};
 use crate::handlers;
 use crate::session::Session;
 use crate::shard::ShardCtx;
+use crate::shard::message::PendingPoll;
 
 /// A reply: status, then a payload made of a small head and stored chunks.
 #[derive(Debug, Default)]
@@ -64,6 +66,9 @@ pub enum Buffered {
     /// The connection must close after these replies: its framing is lost (a length below 4 or
     /// over the limit), or a handler ended it (too many failed logins).
     Close { replies: Vec<Reply>, reason: &'static str },
+    /// A deferred poll waits: write these replies, then its reply once it comes (reading the
+    /// socket meanwhile, see [`PollWait`]), then run what is buffered again.
+    Waiting { replies: Vec<Reply>, poll: PendingPoll },
 }
 
 /// Runs the whole requests at the front of `buf`, in order, until their replies hold
@@ -104,7 +109,11 @@ pub async fn run_buffered(ctx: &ShardCtx, session: &mut Session, buf: &mut Bytes
         }
         buf.advance(REQUEST_HEADER_LEN);
         let payload = buf.split_to(header.payload_len);
-        let reply = match handlers::handle(ctx, session, header.code, payload).await {
+        let handled = handlers::handle(ctx, session, header.code, payload).await;
+        if let Some(poll) = session.pending_poll.take() {
+            return Buffered::Waiting { replies, poll };
+        }
+        let reply = match handled {
             Ok(reply) => reply,
             Err(e) => {
                 if header.code != command::LOGIN_USER {
@@ -178,5 +187,110 @@ pub async fn read_until<T>(deadline: Option<Instant>, read: impl Future<Output =
     match deadline {
         Some(deadline) => compio::time::timeout_at(deadline, read).await.ok(),
         None => Some(read.await),
+    }
+}
+
+/// Most request bytes a connection buffers while its deferred poll waits; past this it reads
+/// no more until the reply (the wait is bounded by `limits.max_poll_wait_ms`).
+pub const MAX_BUFFERED_WHILE_WAITING: usize = 64 << 10;
+
+/// A deferred poll's reply being waited for while the connection reads on. A watcher task
+/// takes the reply and cancels `token`, which ends the connection's read on the socket (the
+/// read is cancelled through io_uring and still awaited, so no byte is lost); bytes that arrive
+/// meanwhile are buffered, and a CANCEL_DEFERRED_REQUEST among them ends the wait at once (the
+/// request itself runs after the poll's reply, in order). A client that goes away abandons the
+/// poll: its owner drops it unanswered.
+pub struct PollWait {
+    token: compio::runtime::CancelToken,
+    watcher: compio::runtime::JoinHandle<Reply>,
+    poll: PendingPoll,
+    cancel_sent: bool,
+}
+
+impl PollWait {
+    pub fn start(poll: PendingPoll) -> Self {
+        let token = compio::runtime::CancelToken::new();
+        let (rx, done) = (poll.reply.clone(), token.clone());
+        let watcher = compio::runtime::spawn(async move {
+            let reply = match rx.recv_async().await {
+                Ok(Ok(polled)) => handlers::messages::polled_reply(polled),
+                Ok(Err(e)) => Reply::error(e.status()),
+                Err(_) => Reply::error(status::ERROR),
+            };
+            done.cancel();
+            reply
+        });
+        Self { token, watcher, poll, cancel_sent: false }
+    }
+
+    /// The token the connection's reads run under while it waits.
+    pub fn token(&self) -> compio::runtime::CancelToken {
+        self.token.clone()
+    }
+
+    /// Bytes arrived (`buf` holds every request buffered): if a whole CANCEL_DEFERRED_REQUEST
+    /// is among them, the poll is answered now.
+    pub async fn saw(&mut self, buf: &[u8], max_request: usize) {
+        if !self.cancel_sent && holds_cancel(buf, max_request) {
+            self.cancel_sent = true;
+            self.poll.cancel().await;
+        }
+    }
+
+    /// The reply (waits for it).
+    pub async fn reply(self) -> Reply {
+        let Self { watcher, poll, .. } = self;
+        let reply = watcher.await.unwrap_or_else(|_| Reply::error(status::ERROR));
+        drop(poll);
+        reply
+    }
+
+    /// The client is gone.
+    pub async fn abandon(self) {
+        drop(self.watcher);
+        self.poll.abandon().await;
+    }
+}
+
+/// Whether the whole requests at the front of `buf` include a CANCEL_DEFERRED_REQUEST.
+fn holds_cancel(buf: &[u8], max_request: usize) -> bool {
+    let mut at = 0;
+    while let Some(rest) = buf.get(at..) {
+        let Ok(Some(header)) = RequestHeader::parse(rest, max_request) else { return false };
+        let total = REQUEST_HEADER_LEN + header.payload_len;
+        if rest.len() < total {
+            return false;
+        }
+        if header.code == command::CANCEL_DEFERRED_REQUEST {
+            return true;
+        }
+        at += total;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(code: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = ((payload.len() + 4) as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(&code.to_le_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn a_cancel_is_spotted_among_whole_requests_only() {
+        let mut buf = request(command::PING, &[]);
+        buf.extend(request(command::SEND_MESSAGES, &[0; 40]));
+        assert!(!holds_cancel(&buf, 1 << 20));
+        let cancel = request(command::CANCEL_DEFERRED_REQUEST, &[]);
+        let mut with = buf.clone();
+        with.extend_from_slice(&cancel[..5]);
+        assert!(!holds_cancel(&with, 1 << 20), "half a cancel is not a cancel");
+        with.extend_from_slice(&cancel[5..]);
+        assert!(holds_cancel(&with, 1 << 20));
+        assert!(!holds_cancel(&[0xff; 12], 1 << 20), "lost framing");
     }
 }

@@ -2,8 +2,9 @@
 //! an owned buffer, run whole requests in order, and write their replies in vectored submissions
 //! as the reply budget fills (a client that pipelines but never reads holds at most the budget
 //! plus one reply: the server stops running its requests while its replies wait). A refused
-//! connection gets one error reply and is closed. With `[tcp.tls]` the same runs over rustls.
-//! No command-specific logic.
+//! connection gets one error reply and is closed. While a deferred poll waits, the connection
+//! reads on (bounded) so a cancel or a vanished client is seen at once. With `[tcp.tls]` the
+//! same runs over rustls. No command-specific logic.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -19,7 +20,10 @@ use eddy_wire::codes::status;
 use eddy_wire::commands::system::TRANSPORT_TCP;
 
 use super::admission::{Permit, Refusal};
-use super::conn::{Buffered, Reply, accept_loop, make_room, read_until, run_buffered};
+use super::conn::{
+    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, accept_loop, make_room, read_until,
+    run_buffered,
+};
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
@@ -92,6 +96,16 @@ async fn connection<S: AsyncRead + AsyncWrite>(
                     (replies, None, more)
                 }
                 Buffered::Close { replies, reason } => (replies, Some(reason), false),
+                Buffered::Waiting { replies, poll } => {
+                    write_replies(&mut stream, replies).await?;
+                    let max = ctx.config.limits.max_request_size;
+                    match read_while_waiting(&mut stream, &mut buf, PollWait::start(poll), max)
+                        .await?
+                    {
+                        Some(reply) => (vec![reply], None, true),
+                        None => return Ok(()),
+                    }
+                }
             };
             write_replies(&mut stream, replies).await?;
             if let Some(reason) = close {
@@ -107,6 +121,40 @@ async fn connection<S: AsyncRead + AsyncWrite>(
             buf = BytesMut::with_capacity(READ_BASE);
         }
     }
+}
+
+/// Reads into `buf` (up to `MAX_BUFFERED_WHILE_WAITING`) until the deferred poll's reply comes
+/// or a cancel among the bytes makes it come; `None` when the client went away (the poll is
+/// abandoned).
+async fn read_while_waiting<S: AsyncRead>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    mut wait: PollWait,
+    max_request: usize,
+) -> std::io::Result<Option<Reply>> {
+    use compio::runtime::{ErrorExt, FutureExt};
+    let token = wait.token();
+    // Requests buffered behind the poll (a pipelined cancel) count as arrived.
+    wait.saw(buf, max_request).await;
+    while buf.len() < MAX_BUFFERED_WHILE_WAITING {
+        make_room(buf, 0, READ_BASE / 2);
+        let read = stream.append(std::mem::take(buf)).with_cancel(token.clone());
+        let BufResult(res, b) = read.await;
+        *buf = b;
+        match res {
+            Err(e) if e.is_cancelled() => break,
+            Err(e) => {
+                wait.abandon().await;
+                return Err(e);
+            }
+            Ok(0) => {
+                wait.abandon().await;
+                return Ok(None);
+            }
+            Ok(_) => wait.saw(buf, max_request).await,
+        }
+    }
+    Ok(Some(wait.reply().await))
 }
 
 /// Answers a connection over the caps with one error reply, then closes it (after draining what

@@ -4,7 +4,8 @@
 //! share a write (eddy-ws writes them before its next read waits on the socket, or when they reach
 //! the reply budget). The handshake refuses foreign browser origins (403) and connections over the caps
 //! (503). With `[websocket.tls]` it serves wss://. Ping/Pong and close are handled by eddy-ws.
-//! No command-specific logic.
+//! While a deferred poll waits, the socket is still read (`read_cancellable`), so a cancel or a
+//! vanished client is seen at once. No command-specific logic.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -18,7 +19,9 @@ use eddy_wire::commands::system::TRANSPORT_WEBSOCKET;
 use eddy_ws::{CloseCode, CloseFrame, Config as WsConfig, Message, Rejection, WebSocket};
 
 use super::admission::{Permit, Refusal};
-use super::conn::{Buffered, accept_loop, read_until, run_buffered};
+use super::conn::{
+    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, accept_loop, read_until, run_buffered,
+};
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
@@ -114,11 +117,22 @@ async fn serve_socket<S: AsyncRead + AsyncWrite>(
             let (replies, close, more) = match run_buffered(ctx, &mut session, &mut pending).await {
                 Buffered::Replies { replies, more, .. } => (replies, None, more),
                 Buffered::Close { replies, reason } => (replies, Some(reason), false),
+                Buffered::Waiting { replies, poll } => {
+                    for reply in replies {
+                        feed(&mut ws, reply)?;
+                    }
+                    ws.flush().await?;
+                    let max = ctx.config.limits.max_request_size;
+                    match read_while_waiting(&mut ws, &mut pending, PollWait::start(poll), max)
+                        .await?
+                    {
+                        Some(reply) => (vec![reply], None, true),
+                        None => return Ok(()),
+                    }
+                }
             };
             for reply in replies {
-                let mut parts: Vec<Bytes> = Vec::with_capacity(1 + reply.chunks.len());
-                reply.into_segments(&mut parts);
-                ws.feed_binary_parts(&parts)?;
+                feed(&mut ws, reply)?;
             }
             if let Some(reason) = close {
                 tracing::debug!(%peer, reason, "closing the websocket");
@@ -138,4 +152,52 @@ async fn serve_socket<S: AsyncRead + AsyncWrite>(
             ws.flush().await?;
         }
     }
+}
+
+/// Queues one reply as one binary message.
+fn feed<S: AsyncRead + AsyncWrite>(
+    ws: &mut WebSocket<S>,
+    reply: Reply,
+) -> Result<(), eddy_ws::Error> {
+    let mut parts: Vec<Bytes> = Vec::with_capacity(1 + reply.chunks.len());
+    reply.into_segments(&mut parts);
+    ws.feed_binary_parts(&parts)
+}
+
+/// Reads messages into `pending` (up to `MAX_BUFFERED_WHILE_WAITING`) until the deferred poll's
+/// reply comes or a cancel among them makes it come; `None` when the client went away (the poll
+/// is abandoned).
+async fn read_while_waiting<S: AsyncRead + AsyncWrite>(
+    ws: &mut WebSocket<S>,
+    pending: &mut BytesMut,
+    mut wait: PollWait,
+    max_request: usize,
+) -> Result<Option<Reply>, eddy_ws::Error> {
+    let token = wait.token();
+    // Requests buffered behind the poll (a pipelined cancel) count as arrived.
+    wait.saw(pending, max_request).await;
+    while pending.len() < MAX_BUFFERED_WHILE_WAITING {
+        match ws.read_cancellable(&token).await {
+            Err(eddy_ws::Error::Cancelled) => break,
+            Ok(Message::Binary(data)) => {
+                pending.extend_from_slice(&data);
+                wait.saw(pending, max_request).await;
+            }
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Ok(Message::Text(_)) => {
+                wait.abandon().await;
+                ws.close(Some(CloseFrame::new(CloseCode::UNSUPPORTED, "binary only"))).await.ok();
+                return Ok(None);
+            }
+            Ok(Message::Close(_)) => {
+                wait.abandon().await;
+                return Ok(None);
+            }
+            Err(e) => {
+                wait.abandon().await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(Some(wait.reply().await))
 }

@@ -1,4 +1,4 @@
-//! SEND_MESSAGES, POLL_MESSAGES and FLUSH_UNSAVED_BUFFER.
+//! SEND_MESSAGES, POLL_MESSAGES (and its deferred form) and FLUSH_UNSAVED_BUFFER.
 
 use bytes::{BufMut, BytesMut};
 
@@ -141,9 +141,15 @@ impl PollMessages {
     /// [count u32][auto_commit u8]`.
     pub fn decode(payload: &[u8]) -> Result<Self, WireError> {
         let mut c = Cursor::new(payload);
-        let consumer = Consumer::decode(&mut c)?;
-        let (stream, topic) = decode_stream_topic(&mut c)?;
-        let partition = decode_optional_partition(&mut c)?;
+        let poll = Self::decode_from(&mut c)?;
+        c.finish()?;
+        Ok(poll)
+    }
+
+    fn decode_from(c: &mut Cursor<'_>) -> Result<Self, WireError> {
+        let consumer = Consumer::decode(c)?;
+        let (stream, topic) = decode_stream_topic(c)?;
+        let partition = decode_optional_partition(c)?;
         let kind = c.u8()?;
         let value = c.u64()?;
         let strategy = match kind {
@@ -160,8 +166,50 @@ impl PollMessages {
             1 => true,
             _ => return Err(WireError::Invalid("auto commit flag")),
         };
-        c.finish()?;
         Ok(Self { consumer, stream, topic, partition, strategy, count, auto_commit })
+    }
+}
+
+/// The longest wait a deferred poll may ask for (µs): 600 s.
+pub const MAX_DEFERRED_WAIT_US: u64 = 600_000_000;
+
+/// A decoded POLL_MESSAGES_DEFERRED request: a poll answered once `min_count` messages are
+/// there, `max_bytes` of them are (0: no byte budget), or `wait_us` has passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollDeferred {
+    pub poll: PollMessages,
+    pub wait_us: u64,
+    pub min_count: u32,
+    pub max_bytes: u32,
+    /// How long the client waits for the reply (µs; 0: no limit of its own): the wait never
+    /// runs past it.
+    pub request_timeout_us: u64,
+}
+
+impl PollDeferred {
+    /// The POLL_MESSAGES body, then `[wait_us u64][min_count u32][max_bytes u32]
+    /// [request_timeout_us u64]`. A wait over [`MAX_DEFERRED_WAIT_US`] is invalid.
+    pub fn decode(payload: &[u8]) -> Result<Self, WireError> {
+        let mut c = Cursor::new(payload);
+        let poll = PollMessages::decode_from(&mut c)?;
+        let wait_us = c.u64()?;
+        let min_count = c.u32()?;
+        let max_bytes = c.u32()?;
+        let request_timeout_us = c.u64()?;
+        c.finish()?;
+        if wait_us > MAX_DEFERRED_WAIT_US {
+            return Err(WireError::Invalid("deferred wait over 600 s"));
+        }
+        Ok(Self { poll, wait_us, min_count, max_bytes, request_timeout_us })
+    }
+
+    /// The wait the server grants: the asked one, never past the client's own timeout or `cap`.
+    pub fn granted_wait_us(&self, cap_us: u64) -> u64 {
+        let mut wait = self.wait_us.min(cap_us);
+        if self.request_timeout_us > 0 {
+            wait = wait.min(self.request_timeout_us);
+        }
+        wait
     }
 }
 
@@ -242,5 +290,38 @@ mod tests {
                 (strategy, Some(2), 100, true)
             );
         }
+    }
+
+    #[test]
+    fn a_deferred_poll_is_a_poll_and_its_wait() {
+        let mut p = BytesMut::new();
+        p.put_u8(1);
+        Identifier::Numeric(3).encode(&mut p);
+        Identifier::Numeric(0).encode(&mut p);
+        Identifier::Numeric(0).encode(&mut p);
+        p.put_u8(1);
+        p.put_u32_le(2);
+        p.put_u8(5);
+        p.put_u64_le(0);
+        p.put_u32_le(100);
+        p.put_u8(0);
+        assert!(PollDeferred::decode(&p).is_err(), "a plain poll is too short");
+        let plain = p.clone();
+        p.put_u64_le(2_000_000);
+        p.put_u32_le(10);
+        p.put_u32_le(4096);
+        p.put_u64_le(1_500_000);
+        let d = PollDeferred::decode(&p).unwrap();
+        assert_eq!(d.poll, PollMessages::decode(&plain).unwrap());
+        assert_eq!((d.wait_us, d.min_count, d.max_bytes), (2_000_000, 10, 4096));
+        assert_eq!(d.granted_wait_us(30_000_000), 1_500_000, "never past the client's timeout");
+        assert_eq!(d.granted_wait_us(1_000), 1_000, "never past the server's cap");
+        assert!(PollMessages::decode(&p).is_err(), "a deferred body is not a plain poll");
+        let mut too_long = plain.clone();
+        too_long.put_u64_le(MAX_DEFERRED_WAIT_US + 1);
+        too_long.put_u32_le(1);
+        too_long.put_u32_le(0);
+        too_long.put_u64_le(0);
+        assert!(PollDeferred::decode(&too_long).is_err(), "over 600 s");
     }
 }

@@ -1,0 +1,327 @@
+//! Deferred polls (POLL_MESSAGES_DEFERRED) against an in-process eddy-server with two shards:
+//! answered by an append from other connections, at the granted wait (the server's cap), by
+//! `min_count` and by the byte budget; auto-commit only past what was returned.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use eddy_client::{Batch, Client, ClientError, Deferred, Poll, Polled, Transport};
+use eddy_wire::Identifier;
+use eddy_wire::commands::messages::{Partitioning, PollingStrategy};
+
+fn start(name: &str, max_wait_ms: u64) -> (eddy_server::ServerHandle, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("eddy-deferred-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let mut config = eddy_server::Config::default();
+    config.auth.root_password = "iggy".into();
+    config.system.data_dir = dir.clone();
+    config.system.shards = 2;
+    config.limits.max_poll_wait_ms = max_wait_ms;
+    config.tcp.address = "127.0.0.1:0".parse().unwrap();
+    config.websocket.address = "127.0.0.1:0".parse().unwrap();
+    (eddy_server::start(config).unwrap(), dir)
+}
+
+async fn client(transport: Transport, addr: SocketAddr) -> Client {
+    let mut c = Client::connect(transport, addr).await.unwrap();
+    c.login("iggy", "iggy").await.unwrap();
+    c
+}
+
+const S: Identifier = Identifier::Numeric(0);
+const T: Identifier = Identifier::Numeric(0);
+
+fn poll(strategy: PollingStrategy, count: u32, auto_commit: bool) -> Poll {
+    Poll { partition: 0, consumer: 3, strategy, count, auto_commit }
+}
+
+fn wait(ms: u64, min_count: u32, max_bytes: u32) -> Deferred {
+    Deferred { wait: Duration::from_millis(ms), min_count, max_bytes }
+}
+
+async fn send(c: &mut Client, first_id: u128, payloads: &[&[u8]]) {
+    let batch =
+        Batch::from_payloads(payloads.iter().enumerate().map(|(i, p)| (first_id + i as u128, *p)));
+    c.send(&S, &T, &Partitioning::PartitionId(0), &batch).await.unwrap();
+}
+
+/// Runs a deferred poll on its own connection; returns the reply and how long it took.
+fn spawn_poll(
+    transport: Transport,
+    addr: SocketAddr,
+    spec: Poll,
+    deferred: Deferred,
+) -> compio::runtime::JoinHandle<(Result<Polled, ClientError>, Duration)> {
+    compio::runtime::spawn(async move {
+        let mut c = client(transport, addr).await;
+        let started = Instant::now();
+        let polled = c.poll_deferred(&S, &T, &spec, &deferred).await;
+        (polled, started.elapsed())
+    })
+}
+
+#[compio::test]
+async fn a_waiting_poll_is_answered_by_an_append_from_other_connections() {
+    let (server, dir) = start("append", 30_000);
+    let (tcp, ws) = (server.tcp_addr.unwrap(), server.ws_addr.unwrap());
+    let mut admin = client(Transport::Tcp, tcp).await;
+    admin.create_stream("s").await.unwrap();
+    admin.create_topic(&S, "t", 1).await.unwrap();
+    for (round, transport) in [Transport::Tcp, Transport::WebSocket].into_iter().enumerate() {
+        let addr = if transport == Transport::Tcp { tcp } else { ws };
+        let from = round as u64 * 4;
+        let spec = poll(PollingStrategy::Offset(from), 10, false);
+        let waiting = spawn_poll(transport, addr, spec, wait(10_000, 4, 0));
+        compio::time::sleep(Duration::from_millis(200)).await;
+        // Four producers on their own connections (spread over the shards by the kernel): the
+        // poll needs all four appends.
+        for p in 0..4u128 {
+            let mut producer = client(Transport::Tcp, tcp).await;
+            send(&mut producer, 100 * round as u128 + p, &[b"hello"]).await;
+        }
+        let (polled, took) = waiting.await.unwrap();
+        let polled = polled.unwrap();
+        assert_eq!(polled.messages.len(), 4, "{transport:?}");
+        assert_eq!(polled.messages[0].offset, from);
+        assert!(took >= Duration::from_millis(200), "it waited ({took:?})");
+        assert!(took < Duration::from_secs(5), "answered by the appends, not the wait ({took:?})");
+    }
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[compio::test]
+async fn the_wait_is_capped_by_the_server_and_ends_empty() {
+    let (server, dir) = start("cap", 300);
+    let tcp = server.tcp_addr.unwrap();
+    let mut c = client(Transport::Tcp, tcp).await;
+    c.create_stream("s").await.unwrap();
+    c.create_topic(&S, "t", 1).await.unwrap();
+    let started = Instant::now();
+    let spec = poll(PollingStrategy::Next, 10, true);
+    let polled = c.poll_deferred(&S, &T, &spec, &wait(10_000, 1, 0)).await.unwrap();
+    let took = started.elapsed();
+    assert!(polled.messages.is_empty());
+    assert!(took >= Duration::from_millis(290) && took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(
+        c.get_offset(&S, &T, 0, 3).await.unwrap(),
+        None,
+        "nothing returned, nothing committed"
+    );
+    // Auto-commit moves past what a deferred poll returned, and only that.
+    send(&mut c, 1, &[b"a", b"b"]).await;
+    let polled = c.poll_deferred(&S, &T, &spec, &wait(10_000, 1, 0)).await.unwrap();
+    assert_eq!(polled.messages.len(), 2);
+    assert_eq!(c.get_offset(&S, &T, 0, 3).await.unwrap(), Some(1));
+    // A wait over the protocol's 600 s is refused, and the connection goes on.
+    let mut body = bytes::BytesMut::new();
+    {
+        use bytes::BufMut;
+        body.put_u8(1);
+        body.put_u8(1);
+        body.put_u8(4);
+        body.put_u32_le(3);
+        for id in [&S, &T] {
+            id.encode(&mut body);
+        }
+        body.put_u8(1);
+        body.put_u32_le(0);
+        body.put_u8(1);
+        body.put_u64_le(0);
+        body.put_u32_le(1);
+        body.put_u8(0);
+        body.put_u64_le(600_000_001);
+        body.put_u32_le(1);
+        body.put_u32_le(0);
+        body.put_u64_le(0);
+    }
+    let refused = c.request(eddy_wire::codes::command::POLL_MESSAGES_DEFERRED, body.freeze()).await;
+    assert!(matches!(refused, Err(ClientError::Status(4))), "invalid format: {refused:?}");
+    c.ping().await.unwrap();
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[compio::test]
+async fn min_count_and_the_byte_budget_decide_when_it_is_answered() {
+    let (server, dir) = start("min", 30_000);
+    let tcp = server.tcp_addr.unwrap();
+    let mut producer = client(Transport::Tcp, tcp).await;
+    producer.create_stream("s").await.unwrap();
+    producer.create_topic(&S, "t", 1).await.unwrap();
+    // Three messages wanted: one is not enough.
+    let waiting = spawn_poll(
+        Transport::Tcp,
+        tcp,
+        poll(PollingStrategy::Offset(0), 10, false),
+        wait(10_000, 3, 0),
+    );
+    compio::time::sleep(Duration::from_millis(100)).await;
+    send(&mut producer, 1, &[b"one"]).await;
+    compio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "one of three messages does not answer it");
+    send(&mut producer, 2, &[b"two", b"three"]).await;
+    let (polled, took) = waiting.await.unwrap();
+    assert_eq!(polled.unwrap().messages.len(), 3);
+    assert!(took < Duration::from_secs(5));
+    // A byte budget: answered once the readable bytes fill it, with at most that many (or one
+    // message), though min_count is far away.
+    let payload = [7u8; 200];
+    let spec = poll(PollingStrategy::Offset(3), 100, false);
+    let waiting = spawn_poll(Transport::Tcp, tcp, spec, wait(10_000, 1000, 300));
+    compio::time::sleep(Duration::from_millis(100)).await;
+    send(&mut producer, 10, &[&payload]).await;
+    compio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "one message (~270 bytes) does not fill 300");
+    send(&mut producer, 11, &[&payload]).await;
+    let (polled, took) = waiting.await.unwrap();
+    let polled = polled.unwrap();
+    assert_eq!(polled.messages.len(), 1, "two would exceed the budget");
+    assert_eq!(polled.messages[0].offset, 3);
+    assert!(took < Duration::from_secs(5));
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// One raw request's bytes.
+fn raw(code: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = ((payload.len() + 4) as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&code.to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+fn raw_login() -> Vec<u8> {
+    let mut p = vec![4];
+    p.extend_from_slice(b"iggy");
+    p.push(4);
+    p.extend_from_slice(b"iggy");
+    p.extend_from_slice(&[0; 8]);
+    raw(eddy_wire::codes::command::LOGIN_USER, &p)
+}
+
+/// A deferred poll of partition 0 by consumer 3 (`Next`, auto-commit) waiting up to 10 s.
+fn raw_deferred_poll() -> Vec<u8> {
+    use bytes::BufMut;
+    let mut p = bytes::BytesMut::new();
+    p.put_u8(1);
+    Identifier::Numeric(3).encode(&mut p);
+    S.encode(&mut p);
+    T.encode(&mut p);
+    p.put_u8(1);
+    p.put_u32_le(0);
+    p.put_u8(5);
+    p.put_u64_le(0);
+    p.put_u32_le(10);
+    p.put_u8(1);
+    p.put_u64_le(10_000_000);
+    p.put_u32_le(1);
+    p.put_u32_le(0);
+    p.put_u64_le(0);
+    raw(eddy_wire::codes::command::POLL_MESSAGES_DEFERRED, &p)
+}
+
+/// Reads `n` whole replies: (status, payload length).
+async fn raw_replies(stream: &mut compio::net::TcpStream, n: usize) -> Vec<(u32, usize)> {
+    use compio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let compio::buf::BufResult(res, head) = stream.read_exact(Vec::with_capacity(8)).await;
+        res.unwrap();
+        let status = u32::from_le_bytes(head[..4].try_into().unwrap());
+        let len = u32::from_le_bytes(head[4..8].try_into().unwrap()) as usize;
+        if len > 0 {
+            let compio::buf::BufResult(res, _) = stream.read_exact(Vec::with_capacity(len)).await;
+            res.unwrap();
+        }
+        out.push((status, len));
+    }
+    out
+}
+
+async fn raw_tcp(addr: SocketAddr) -> compio::net::TcpStream {
+    use compio::io::AsyncWriteExt;
+    let mut s = compio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(raw_login()).await.0.unwrap();
+    assert_eq!(raw_replies(&mut s, 1).await[0].0, 0, "logged in");
+    s
+}
+
+async fn raw_ws(addr: SocketAddr) -> eddy_ws::WebSocket<compio::net::TcpStream> {
+    let request = eddy_ws::ClientRequest::new(&format!("ws://{addr}/")).unwrap();
+    let (mut ws, _) = eddy_ws::connect_with(request, &eddy_ws::Config::default()).await.unwrap();
+    ws.send(eddy_ws::Message::Binary(raw_login().into())).await.unwrap();
+    assert!(matches!(ws.read().await.unwrap(), eddy_ws::Message::Binary(b) if b[..4] == [0; 4]));
+    ws
+}
+
+#[compio::test]
+async fn a_cancel_answers_the_waiting_poll_at_once_and_then_itself() {
+    use compio::io::AsyncWriteExt;
+    let (server, dir) = start("cancel", 30_000);
+    let (tcp, ws_addr) = (server.tcp_addr.unwrap(), server.ws_addr.unwrap());
+    let mut admin = client(Transport::Tcp, tcp).await;
+    admin.create_stream("s").await.unwrap();
+    admin.create_topic(&S, "t", 1).await.unwrap();
+    let cancel = raw(eddy_wire::codes::command::CANCEL_DEFERRED_REQUEST, &[]);
+    // TCP, the cancel sent while the poll waits.
+    let mut s = raw_tcp(tcp).await;
+    let started = Instant::now();
+    s.write_all(raw_deferred_poll()).await.0.unwrap();
+    compio::time::sleep(Duration::from_millis(200)).await;
+    s.write_all(cancel.clone()).await.0.unwrap();
+    let replies = raw_replies(&mut s, 2).await;
+    assert_eq!(replies, vec![(0, 16), (0, 0)], "the poll (empty), then the cancel");
+    assert!(started.elapsed() < Duration::from_secs(5), "not the 10 s wait");
+    // TCP, pipelined behind the poll in one write.
+    let mut both = raw_deferred_poll();
+    both.extend_from_slice(&cancel);
+    let started = Instant::now();
+    s.write_all(both).await.0.unwrap();
+    assert_eq!(raw_replies(&mut s, 2).await, vec![(0, 16), (0, 0)]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // WebSocket.
+    let mut ws = raw_ws(ws_addr).await;
+    let started = Instant::now();
+    ws.send(eddy_ws::Message::Binary(raw_deferred_poll().into())).await.unwrap();
+    compio::time::sleep(Duration::from_millis(200)).await;
+    ws.send(eddy_ws::Message::Binary(cancel.clone().into())).await.unwrap();
+    for expected_len in [16u32, 0] {
+        match ws.read().await.unwrap() {
+            eddy_ws::Message::Binary(b) => {
+                assert_eq!(b[..4], [0; 4]);
+                assert_eq!(u32::from_le_bytes(b[4..8].try_into().unwrap()), expected_len);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[compio::test]
+async fn a_client_that_goes_away_releases_its_waiting_poll_at_once() {
+    let (server, dir) = start("vanish", 30_000);
+    let (tcp, ws_addr) = (server.tcp_addr.unwrap(), server.ws_addr.unwrap());
+    let mut admin = client(Transport::Tcp, tcp).await;
+    admin.create_stream("s").await.unwrap();
+    admin.create_topic(&S, "t", 1).await.unwrap();
+    use compio::io::AsyncWriteExt;
+    let mut s = raw_tcp(tcp).await;
+    s.write_all(raw_deferred_poll()).await.0.unwrap();
+    let mut ws = raw_ws(ws_addr).await;
+    ws.send(eddy_ws::Message::Binary(raw_deferred_poll().into())).await.unwrap();
+    compio::time::sleep(Duration::from_millis(200)).await;
+    drop(s);
+    ws.close(None).await.ok();
+    drop(ws);
+    compio::time::sleep(Duration::from_millis(200)).await;
+    // Had either poll still waited, this append would answer it and auto-commit offset 0 for
+    // consumer 3, to a client that is gone.
+    send(&mut admin, 1, &[b"nobody reads this"]).await;
+    compio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(admin.get_offset(&S, &T, 0, 3).await.unwrap(), None);
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
