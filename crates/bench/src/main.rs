@@ -2,10 +2,11 @@
 //! WebSocket in one run against the same server, with latency percentiles, a console table, and a
 //! results folder (JSON, Markdown, PNG charts); and `ws-echo`, WebSocket echo against peer crates
 //! and raw TCP (see `ws_echo`); `pipeline` (pipelined small requests); `startup` (start time
-//! over large data directories, see `startup`).
+//! over large data directories, see `startup`); `consume` (poll vs long poll, see `consume`).
 
 mod actors;
 mod chart;
+mod consume;
 mod echo_servers;
 mod loadgen;
 mod pipeline;
@@ -48,6 +49,9 @@ enum Command {
     /// Pipelined small requests on one connection (PING, one-message polls) at several depths,
     /// over TCP and WebSocket: what pipelining buys under the server's reply budget.
     Pipeline(pipeline::PipelineArgs),
+    /// What a consumer's way of waiting costs: busy-loop polling, polling with a pause, long
+    /// polling; end-to-end latency and server CPU per message, TCP and WebSocket.
+    Consume(consume::ConsumeArgs),
     /// Start time of eddy-server over 1 GiB, 10 GiB, … of data: after a clean stop, after a
     /// SIGKILL, and with every byte re-verified (no checkpoints).
     Startup(startup::StartupArgs),
@@ -149,6 +153,7 @@ fn main() -> anyhow::Result<()> {
         Command::PinnedProducer(args) => bench(Kind::Producer, args),
         Command::Pipeline(args) => pipeline::run(args),
         Command::Startup(args) => startup::run(args),
+        Command::Consume(args) => consume::run(args),
         Command::PinnedConsumer(args) => bench(Kind::Consumer, args),
     }
 }

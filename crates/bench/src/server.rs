@@ -75,6 +75,11 @@ impl Target {
         Ok(())
     }
 
+    /// The server process's pid, if it is ours.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Peak resident memory of the server process, if it is ours.
     pub fn peak_rss_mib(&self) -> Option<f64> {
         Some(crate::procfs::peak_rss_kib(self.child.as_ref()?.id())? / 1024.0)

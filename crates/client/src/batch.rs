@@ -26,11 +26,20 @@ impl Batch {
     pub fn from_messages<'a>(
         messages: impl IntoIterator<Item = (u128, &'a [u8], &'a [u8])>,
     ) -> Self {
+        Self::stamped(0, messages)
+    }
+
+    /// [`Batch::from_messages`] with every message's origin timestamp (µs since the Unix
+    /// epoch, the producer's clock) set to `origin_timestamp`.
+    pub fn stamped<'a>(
+        origin_timestamp: u64,
+        messages: impl IntoIterator<Item = (u128, &'a [u8], &'a [u8])>,
+    ) -> Self {
         let mut out = BytesMut::new();
         let mut lengths = Vec::new();
         for (id, payload, headers) in messages {
             let before = out.len();
-            encode_message(&mut out, id, 0, payload, headers);
+            encode_message(&mut out, id, origin_timestamp, payload, headers);
             lengths.push((out.len() - before) as u32);
         }
         Self { messages: out.freeze(), lengths }
@@ -56,6 +65,8 @@ pub struct PolledMessage {
     pub offset: u64,
     pub id: u128,
     pub timestamp: u64,
+    /// The producer's timestamp (µs), as it sent it.
+    pub origin_timestamp: u64,
     pub checksum: u64,
     pub payload: Bytes,
     pub user_headers: Bytes,
@@ -93,6 +104,7 @@ impl Polled {
                 offset: h.offset,
                 id: h.id,
                 timestamp: h.timestamp,
+                origin_timestamp: h.origin_timestamp,
                 checksum: h.checksum,
                 payload,
                 user_headers: msg,

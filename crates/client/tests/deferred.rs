@@ -15,7 +15,7 @@ fn start(name: &str, max_wait_ms: u64) -> (eddy_server::ServerHandle, std::path:
     let mut config = eddy_server::Config::default();
     config.auth.root_password = "iggy".into();
     config.system.data_dir = dir.clone();
-    config.system.shards = 2;
+    config.system.shards = std::env::var("T_SHARDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
     config.limits.max_poll_wait_ms = max_wait_ms;
     config.tcp.address = "127.0.0.1:0".parse().unwrap();
     config.websocket.address = "127.0.0.1:0".parse().unwrap();

@@ -103,9 +103,4 @@ pub enum Error {
     /// The opening handshake or the closing wait took too long.
     #[error("timed out")]
     Timeout,
-    /// A [`WebSocket::read_cancellable`](crate::WebSocket::read_cancellable) was cancelled
-    /// through its token while it waited on the socket; nothing read was lost, and the
-    /// connection reads on.
-    #[error("read cancelled")]
-    Cancelled,
 }

@@ -1,7 +1,7 @@
 //! What both transports share: admitting connections (the caps of `admission`), cutting whole
 //! requests off a connection's buffer (checking the size limit before any buffer grows), running
 //! them in order under the connection's reply budget, waiting for a deferred poll while the
-//! socket is still read (`PollWait`), and the reply type whose stored bytes go out as they are
+//! socket is still watched (`PollWait`), and the reply type whose stored bytes go out as they are
 //! (vectored). No command-specific logic beyond spotting a CANCEL_DEFERRED_REQUEST.
 
 use std::fmt::Display;
@@ -17,6 +17,7 @@ use eddy_wire::codes::status;
 use eddy_wire::framing::{FramingError, REQUEST_HEADER_LEN, RequestHeader};
 
 use super::admission::{Permit, Refusal};
+use super::readiness::{Either, Readiness, first};
 use crate::handlers;
 use crate::session::Session;
 use crate::shard::ShardCtx;
@@ -194,38 +195,43 @@ pub async fn read_until<T>(deadline: Option<Instant>, read: impl Future<Output =
 /// no more until the reply (the wait is bounded by `limits.max_poll_wait_ms`).
 pub const MAX_BUFFERED_WHILE_WAITING: usize = 64 << 10;
 
-/// A deferred poll's reply being waited for while the connection reads on. A watcher task
-/// takes the reply and cancels `token`, which ends the connection's read on the socket (the
-/// read is cancelled through io_uring and still awaited, so no byte is lost); bytes that arrive
-/// meanwhile are buffered, and a CANCEL_DEFERRED_REQUEST among them ends the wait at once (the
-/// request itself runs after the poll's reply, in order). A client that goes away abandons the
-/// poll: its owner drops it unanswered.
+/// A deferred poll's reply being waited for while the connection reads on. The connection
+/// waits for its socket to become readable (`readiness`, which may be dropped without losing a
+/// byte) or for the reply, whichever comes first, and reads only once it is readable; bytes that
+/// arrive meanwhile are buffered, and a CANCEL_DEFERRED_REQUEST among them ends the wait at once
+/// (the request itself runs after the poll's reply, in order). A client that goes away abandons
+/// the poll: its owner drops it unanswered.
 pub struct PollWait {
-    token: compio::runtime::CancelToken,
-    watcher: compio::runtime::JoinHandle<Reply>,
     poll: PendingPoll,
     cancel_sent: bool,
 }
 
+/// What ended a [`PollWait::next`].
+pub enum Woke {
+    /// The socket can be read (or failed).
+    Readable(std::io::Result<()>),
+    /// The poll's reply.
+    Reply(Reply),
+}
+
 impl PollWait {
-    pub fn start(poll: PendingPoll) -> Self {
-        let token = compio::runtime::CancelToken::new();
-        let (rx, done) = (poll.reply.clone(), token.clone());
-        let watcher = compio::runtime::spawn(async move {
-            let reply = match rx.recv_async().await {
-                Ok(Ok(polled)) => handlers::messages::polled_reply(polled),
-                Ok(Err(e)) => Reply::error(e.status()),
-                Err(_) => Reply::error(status::ERROR),
-            };
-            done.cancel();
-            reply
-        });
-        Self { token, watcher, poll, cancel_sent: false }
+    pub fn new(poll: PendingPoll) -> Self {
+        Self { poll, cancel_sent: false }
     }
 
-    /// The token the connection's reads run under while it waits.
-    pub fn token(&self) -> compio::runtime::CancelToken {
-        self.token.clone()
+    /// Waits until `stream` is readable or the reply comes.
+    pub async fn next<S: Readiness>(&self, stream: &S) -> Woke {
+        let readable = async {
+            match S::CAN_WAIT {
+                true => stream.readable().await,
+                false => std::future::pending().await,
+            }
+        };
+        // A dropped `recv_async` leaves the reply queued.
+        match first(readable, self.poll.reply.recv_async()).await {
+            Either::Left(ready) => Woke::Readable(ready),
+            Either::Right(reply) => Woke::Reply(into_reply(reply)),
+        }
     }
 
     /// Bytes arrived (`buf` holds every request buffered): if a whole CANCEL_DEFERRED_REQUEST
@@ -239,16 +245,25 @@ impl PollWait {
 
     /// The reply (waits for it).
     pub async fn reply(self) -> Reply {
-        let Self { watcher, poll, .. } = self;
-        let reply = watcher.await.unwrap_or_else(|_| Reply::error(status::ERROR));
-        drop(poll);
-        reply
+        into_reply(self.poll.reply.recv_async().await)
     }
 
     /// The client is gone.
     pub async fn abandon(self) {
-        drop(self.watcher);
         self.poll.abandon().await;
+    }
+}
+
+fn into_reply(
+    reply: Result<
+        Result<crate::shard::message::Polled, crate::error::ServerError>,
+        flume::RecvError,
+    >,
+) -> Reply {
+    match reply {
+        Ok(Ok(polled)) => handlers::messages::polled_reply(polled),
+        Ok(Err(e)) => Reply::error(e.status()),
+        Err(_) => Reply::error(status::ERROR),
     }
 }
 

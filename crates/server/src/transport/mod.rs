@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod conn;
 pub mod origin;
+pub mod readiness;
 pub mod tcp;
 pub mod tls;
 pub mod ws;

@@ -3,7 +3,8 @@
 //! as the reply budget fills (a client that pipelines but never reads holds at most the budget
 //! plus one reply: the server stops running its requests while its replies wait). A refused
 //! connection gets one error reply and is closed. While a deferred poll waits, the connection
-//! reads on (bounded) so a cancel or a vanished client is seen at once. With `[tcp.tls]` the
+//! watches its socket (bounded) so a cancel or a vanished client is seen at once (not over
+//! TLS: see `readiness`). With `[tcp.tls]` the
 //! same runs over rustls. No command-specific logic.
 
 use std::io::ErrorKind;
@@ -21,9 +22,10 @@ use eddy_wire::commands::system::TRANSPORT_TCP;
 
 use super::admission::{Permit, Refusal};
 use super::conn::{
-    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, accept_loop, make_room, read_until,
-    run_buffered,
+    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, make_room,
+    read_until, run_buffered,
 };
+use super::readiness::Readiness;
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
@@ -56,7 +58,7 @@ pub async fn serve(ctx: Rc<ShardCtx>, listener: TcpListener) {
     .await;
 }
 
-async fn serve_stream<S: AsyncRead + AsyncWrite>(
+async fn serve_stream<S: AsyncRead + AsyncWrite + Readiness>(
     ctx: &ShardCtx,
     stream: S,
     peer: SocketAddr,
@@ -68,7 +70,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite>(
     }
 }
 
-async fn connection<S: AsyncRead + AsyncWrite>(
+async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
     ctx: &ShardCtx,
     mut stream: S,
     peer: SocketAddr,
@@ -99,7 +101,7 @@ async fn connection<S: AsyncRead + AsyncWrite>(
                 Buffered::Waiting { replies, poll } => {
                     write_replies(&mut stream, replies).await?;
                     let max = ctx.config.limits.max_request_size;
-                    match read_while_waiting(&mut stream, &mut buf, PollWait::start(poll), max)
+                    match read_while_waiting(&mut stream, &mut buf, PollWait::new(poll), max)
                         .await?
                     {
                         Some(reply) => (vec![reply], None, true),
@@ -125,24 +127,28 @@ async fn connection<S: AsyncRead + AsyncWrite>(
 
 /// Reads into `buf` (up to `MAX_BUFFERED_WHILE_WAITING`) until the deferred poll's reply comes
 /// or a cancel among the bytes makes it come; `None` when the client went away (the poll is
-/// abandoned).
-async fn read_while_waiting<S: AsyncRead>(
+/// abandoned). Reads start only once the socket is readable, so no read is ever dropped.
+async fn read_while_waiting<S: AsyncRead + Readiness>(
     stream: &mut S,
     buf: &mut BytesMut,
     mut wait: PollWait,
     max_request: usize,
 ) -> std::io::Result<Option<Reply>> {
-    use compio::runtime::{ErrorExt, FutureExt};
-    let token = wait.token();
     // Requests buffered behind the poll (a pipelined cancel) count as arrived.
     wait.saw(buf, max_request).await;
     while buf.len() < MAX_BUFFERED_WHILE_WAITING {
+        match wait.next(&*stream).await {
+            Woke::Reply(reply) => return Ok(Some(reply)),
+            Woke::Readable(Err(e)) => {
+                wait.abandon().await;
+                return Err(e);
+            }
+            Woke::Readable(Ok(())) => {}
+        }
         make_room(buf, 0, READ_BASE / 2);
-        let read = stream.append(std::mem::take(buf)).with_cancel(token.clone());
-        let BufResult(res, b) = read.await;
+        let BufResult(res, b) = stream.append(std::mem::take(buf)).await;
         *buf = b;
         match res {
-            Err(e) if e.is_cancelled() => break,
             Err(e) => {
                 wait.abandon().await;
                 return Err(e);

@@ -4,8 +4,8 @@
 //! share a write (eddy-ws writes them before its next read waits on the socket, or when they reach
 //! the reply budget). The handshake refuses foreign browser origins (403) and connections over the caps
 //! (503). With `[websocket.tls]` it serves wss://. Ping/Pong and close are handled by eddy-ws.
-//! While a deferred poll waits, the socket is still read (`read_cancellable`), so a cancel or a
-//! vanished client is seen at once. No command-specific logic.
+//! While a deferred poll waits, the socket is still watched (`readiness`; not over TLS), so a
+//! cancel or a vanished client is seen at once. No command-specific logic.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -20,8 +20,10 @@ use eddy_ws::{CloseCode, CloseFrame, Config as WsConfig, Message, Rejection, Web
 
 use super::admission::{Permit, Refusal};
 use super::conn::{
-    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, accept_loop, read_until, run_buffered,
+    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, read_until,
+    run_buffered,
 };
+use super::readiness::Readiness;
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
@@ -84,7 +86,7 @@ async fn connection(
 }
 
 /// Serves one accepted WebSocket until it closes.
-async fn serve_socket<S: AsyncRead + AsyncWrite>(
+async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
     ctx: &ShardCtx,
     mut ws: WebSocket<S>,
     peer: SocketAddr,
@@ -123,7 +125,7 @@ async fn serve_socket<S: AsyncRead + AsyncWrite>(
                     }
                     ws.flush().await?;
                     let max = ctx.config.limits.max_request_size;
-                    match read_while_waiting(&mut ws, &mut pending, PollWait::start(poll), max)
+                    match read_while_waiting(&mut ws, &mut pending, PollWait::new(poll), max)
                         .await?
                     {
                         Some(reply) => (vec![reply], None, true),
@@ -166,19 +168,28 @@ fn feed<S: AsyncRead + AsyncWrite>(
 
 /// Reads messages into `pending` (up to `MAX_BUFFERED_WHILE_WAITING`) until the deferred poll's
 /// reply comes or a cancel among them makes it come; `None` when the client went away (the poll
-/// is abandoned).
-async fn read_while_waiting<S: AsyncRead + AsyncWrite>(
+/// is abandoned). A read starts only when eddy-ws holds input or the socket is readable, so no
+/// read is ever dropped (a client that sends half a frame delays only its own reply).
+async fn read_while_waiting<S: AsyncRead + AsyncWrite + Readiness>(
     ws: &mut WebSocket<S>,
     pending: &mut BytesMut,
     mut wait: PollWait,
     max_request: usize,
 ) -> Result<Option<Reply>, eddy_ws::Error> {
-    let token = wait.token();
     // Requests buffered behind the poll (a pipelined cancel) count as arrived.
     wait.saw(pending, max_request).await;
     while pending.len() < MAX_BUFFERED_WHILE_WAITING {
-        match ws.read_cancellable(&token).await {
-            Err(eddy_ws::Error::Cancelled) => break,
+        if ws.buffered_input() == 0 {
+            match wait.next(ws.get_ref()).await {
+                Woke::Reply(reply) => return Ok(Some(reply)),
+                Woke::Readable(Err(e)) => {
+                    wait.abandon().await;
+                    return Err(e.into());
+                }
+                Woke::Readable(Ok(())) => {}
+            }
+        }
+        match ws.read().await {
             Ok(Message::Binary(data)) => {
                 pending.extend_from_slice(&data);
                 wait.saw(pending, max_request).await;

@@ -54,6 +54,15 @@ impl ReadBuffer {
         buffer
     }
 
+    /// How many bytes are buffered.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     /// The buffered bytes.
     pub fn bytes_mut(&mut self) -> &mut BytesMut {
         &mut self.buf

@@ -95,12 +95,9 @@ pub(crate) async fn fill_from<R: AsyncRead>(
 
 /// Reads the next message: decodes what is buffered, writes automatic replies, reads more when
 /// needed, and ends TCP when the close handshake or a protocol error says so.
-/// With `cancel`, only the wait on the socket is cancellable (writes of automatic replies and
-/// queued data never are: a write cut short would break the framing).
 pub(crate) async fn read_message<C: ReadConn>(
     c: &mut C,
     rbuf: &mut ReadBuffer,
-    cancel: Option<&compio::runtime::CancelToken>,
 ) -> Result<Message, Error> {
     loop {
         let (result, pending, state, role) = {
@@ -146,18 +143,7 @@ pub(crate) async fn read_message<C: ReadConn>(
                     c.flush().await?;
                 }
                 let need = c.core().borrow().proto.bytes_needed(rbuf.bytes_mut().len());
-                let filled = match cancel {
-                    Some(token) => {
-                        use compio::runtime::{ErrorExt, FutureExt};
-                        let filled = c.fill(rbuf, need).with_cancel(token.clone()).await;
-                        if filled.is_cancelled() {
-                            return Err(Error::Cancelled);
-                        }
-                        filled
-                    }
-                    None => c.fill(rbuf, need).await,
-                };
-                if filled? == 0 {
+                if c.fill(rbuf, need).await? == 0 {
                     return Err(match state {
                         State::Open => Error::Reset,
                         _ => Error::Closed,

@@ -120,7 +120,7 @@ impl<R: AsyncRead> Reader<R> {
     pub async fn read(&mut self) -> Result<Message, Error> {
         let mut rbuf =
             std::mem::replace(&mut self.rbuf, ReadBuffer::new(0, bytes::BytesMut::new()));
-        let result = conn::read_message(self, &mut rbuf, None).await;
+        let result = conn::read_message(self, &mut rbuf).await;
         self.rbuf = rbuf;
         result
     }

@@ -24,8 +24,7 @@ use crate::protocol::{Outbox, Protocol, Role, State};
 /// read future dropped after the kernel filled it loses those bytes (the next frame then looks
 /// corrupt). Do not put `read()` in a `select!` or a timeout you expect to resume from. To read
 /// and write at the same time, [`WebSocket::split`] the connection and give the [`Reader`] its
-/// own task; to wait on the socket and on something else, use
-/// [`WebSocket::read_cancellable`]. `send`, `flush` and `close` must not be dropped mid-write either: part of a frame
+/// own task. `send`, `flush` and `close` must not be dropped mid-write either: part of a frame
 /// may have been sent.
 #[derive(Debug)]
 pub struct WebSocket<S> {
@@ -120,30 +119,19 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     /// first writes everything queued, so a fed reply never waits behind the read for the
     /// peer's answer to it.
     pub async fn read(&mut self) -> Result<Message, Error> {
-        self.read_with(None).await
-    }
-
-    /// [`WebSocket::read`] that ends with [`Error::Cancelled`] when `cancel` is cancelled while
-    /// it waits on the socket (also when it already was). Only that wait is cancelled, through
-    /// io_uring, and the read is still awaited to its end, so no byte is lost: the next read
-    /// goes on from where this one stopped. Writes it makes (a Pong, queued data before it
-    /// waits) are never cut short. This is how a task waits on the socket and on something else
-    /// at once: cancel the token from the other side, then read again.
-    pub async fn read_cancellable(
-        &mut self,
-        cancel: &compio::runtime::CancelToken,
-    ) -> Result<Message, Error> {
-        self.read_with(Some(cancel)).await
-    }
-
-    async fn read_with(
-        &mut self,
-        cancel: Option<&compio::runtime::CancelToken>,
-    ) -> Result<Message, Error> {
         let mut rbuf = std::mem::replace(&mut self.rbuf, ReadBuffer::new(0, BytesMut::new()));
-        let result = conn::read_message(self, &mut rbuf, cancel).await;
+        let result = conn::read_message(self, &mut rbuf).await;
         self.rbuf = rbuf;
         result
+    }
+
+    /// Bytes read from the socket that no returned message has consumed yet (a whole message
+    /// buffered here is returned by the next [`WebSocket::read`] without waiting on the socket).
+    /// With a readiness wait on the stream (e.g. a `peek`), this lets a task wait on the socket
+    /// and on something else at once without a cancelled read: call `read` only once this is
+    /// non-zero or the stream is readable.
+    pub fn buffered_input(&self) -> usize {
+        self.rbuf.len()
     }
 
     /// Writes everything queued by [`WebSocket::feed`] (and automatic replies).

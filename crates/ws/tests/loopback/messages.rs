@@ -209,3 +209,29 @@ async fn a_fed_reply_goes_out_before_a_read_waits_for_the_answer_to_it() {
         .expect("no deadlock");
     assert_eq!(answers, (0..100u8).map(|i| Message::binary(vec![i, i])).collect::<Vec<_>>());
 }
+
+#[compio::test]
+async fn buffered_input_counts_what_the_next_read_returns_without_waiting() {
+    use crate::common::{RawPeer, client_frame};
+    use eddy_ws::frame::OpCode;
+    let (addr, server) = serve_one(Config::default(), |ws| async move {
+        let mut ws = ws.unwrap();
+        let before = ws.buffered_input();
+        let first = ws.read().await.unwrap();
+        let between = ws.buffered_input();
+        let second = ws.read().await.unwrap();
+        (before, first, between, second, ws.buffered_input())
+    })
+    .await;
+    let mut peer = RawPeer::connect(addr, &[]).await;
+    let mut both = client_frame(OpCode::Binary, true, b"one");
+    let second = client_frame(OpCode::Binary, true, b"two!");
+    both.extend_from_slice(&second);
+    peer.send(both).await;
+    let (before, first, between, second_msg, after) = server.await.unwrap();
+    assert_eq!(before, 0);
+    assert!(matches!(first, Message::Binary(b) if &b[..] == b"one"));
+    assert_eq!(between, second.len(), "the second frame is buffered: no wait needed");
+    assert!(matches!(second_msg, Message::Binary(b) if &b[..] == b"two!"));
+    assert_eq!(after, 0);
+}

@@ -1,0 +1,299 @@
+//! `consume`: what a consumer's way of waiting costs. One producer sends at a steady rate (a
+//! batch every millisecond, each message stamped with its origin time); one consumer reads the
+//! partition as Iggy's SDK does by default (`busy`: poll again at once, even when nothing came),
+//! with a 10 ms pause after an empty poll (`interval`), or with POLL_MESSAGES_DEFERRED (`long`:
+//! one request waits on the server until a message is there). Reported per mode, transport and
+//! rate: end-to-end latency (origin timestamp to the consumer's receipt; p50/p99/p999), and the
+//! server's CPU per delivered message (its process's CPU time over the window, from /proc),
+//! and beyond what the producer alone costs it (measured first at each rate), next to the
+//! loopback PING round trip measured in the same run. The server runs in a child
+//! process pinned to core 0 (1 shard); producer and consumer share this process. Writes a
+//! results folder (JSON + Markdown).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use eddy_client::{Batch, Client, Deferred, Poll, Transport};
+use eddy_wire::Identifier;
+use eddy_wire::commands::messages::{Partitioning, PollingStrategy};
+use serde::Serialize;
+
+use crate::server::Target;
+use crate::stats::percentile;
+
+#[derive(clap::Args, Clone)]
+pub struct ConsumeArgs {
+    /// Messages per second the producer sends, comma-separated.
+    #[arg(long, default_value = "1000,100000")]
+    rates: String,
+    /// Measured seconds per mode, transport and rate.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Payload bytes per message.
+    #[arg(long, default_value_t = 100)]
+    message_size: usize,
+    /// fsync before acknowledging sends (adds the sync to every mode's latency).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    fsync: bool,
+    /// Where the results folder is written.
+    #[arg(long, default_value = "bench/results")]
+    output: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    /// No consumer: what the producer alone costs the server (the baseline).
+    None,
+    Busy,
+    Interval,
+    Long,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::None => "no consumer (the producer alone)",
+            Mode::Busy => "busy-loop polling (Iggy SDK default)",
+            Mode::Interval => "polling, 10 ms after an empty poll",
+            Mode::Long => "long polling (POLL_MESSAGES_DEFERRED)",
+        }
+    }
+}
+
+#[derive(Serialize, Clone)]
+struct Row {
+    mode: Mode,
+    transport: &'static str,
+    rate: u64,
+    delivered: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    /// Polls the consumer sent per delivered message.
+    requests_per_message: f64,
+    server_cpu_us_per_message: f64,
+    /// Server CPU over the window, % of one core.
+    server_cpu_percent: f64,
+    /// Server CPU over the window beyond the producer-alone baseline at this rate, % of a core:
+    /// what delivering to this consumer costs.
+    consumer_cpu_percent: f64,
+}
+
+pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+    let rates: Vec<u64> = args
+        .rates
+        .split(',')
+        .map(|r| r.trim().parse::<u64>().context("--rates: numbers"))
+        .collect::<Result<_, _>>()?;
+    let target = Target::spawn(args.fsync, 1)?;
+    let pid = target.pid().context("our server")?;
+    let ws = target.ws.context("a WebSocket listener")?;
+    let runtime = crate::rt::pinned(1)?;
+    let mut rows = Vec::new();
+    let rtt_ms = runtime.block_on(async {
+        let mut admin = Client::connect(Transport::Tcp, target.tcp).await?;
+        admin.login("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD).await?;
+        admin.create_stream("consume").await?;
+        // One partition per measurement, so each starts on an empty log.
+        let cases = rates.len() * 7;
+        admin.create_topic(&Identifier::Numeric(0), "t", cases as u32).await?;
+        let mut rtts = Vec::new();
+        for _ in 0..2000 {
+            let started = Instant::now();
+            admin.ping().await?;
+            rtts.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        rtts.sort_by(f64::total_cmp);
+        anyhow::Ok(percentile(&rtts, 50.0))
+    })?;
+    let bar = indicatif::ProgressBar::new((rates.len() * 7) as u64).with_message("consume");
+    let mut partition = 0u32;
+    for &rate in &rates {
+        let mut cases = vec![(Transport::Tcp, target.tcp, Mode::None)];
+        for (transport, addr) in [(Transport::Tcp, target.tcp), (Transport::WebSocket, ws)] {
+            for mode in [Mode::Busy, Mode::Interval, Mode::Long] {
+                cases.push((transport, addr, mode));
+            }
+        }
+        let mut baseline = 0.0;
+        for (transport, addr, mode) in cases {
+            let mut row = runtime.block_on(measure(
+                &args, target.tcp, addr, transport, mode, rate, partition, pid,
+            ))?;
+            if mode == Mode::None {
+                baseline = row.server_cpu_percent;
+            }
+            row.consumer_cpu_percent = row.server_cpu_percent - baseline;
+            rows.push(row);
+            partition += 1;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let mut md = format!(
+        "Loopback PING round trip (p50): {rtt_ms:.3} ms.\n\n| mode | transport | msg/s | delivered | p50 | p99 | p999 | polls per message | server CPU | of it for the consumer | server CPU per message |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for r in &rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {:.3} ms | {:.3} ms | {:.3} ms | {:.2} | {:.0}% | {:.0}% | {:.1} µs |\n",
+            r.mode.label(),
+            r.transport,
+            r.rate,
+            r.delivered,
+            r.p50_ms,
+            r.p99_ms,
+            r.p999_ms,
+            r.requests_per_message,
+            r.server_cpu_percent,
+            r.consumer_cpu_percent,
+            r.server_cpu_us_per_message,
+        ));
+    }
+    println!("{md}");
+    let (dir, command) = crate::results_folder(&args.output, "consume")?;
+    let json = serde_json::json!({
+        "benchmark": "consume",
+        "command": command,
+        "parameters": { "rates": rates, "seconds": args.seconds, "message_size": args.message_size,
+                        "fsync": args.fsync, "shards": 1, "batch_every_ms": 1, "long_poll_wait_ms": 1000 },
+        "machine": crate::machine_info(),
+        "loopback_ping_rtt_p50_ms": rtt_ms,
+        "results": rows,
+    });
+    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
+    let report = format!(
+        "# consume\n\n`{command}`\n\nOne producer sends a batch every millisecond ({} B payloads) to its own partition; one consumer reads it busy-looping (Iggy's SDK default), pausing 10 ms after an empty poll, or with POLL_MESSAGES_DEFERRED (1 s wait, min 1 message). Latency: the message's origin timestamp to the consumer's receipt. Server CPU: the server process's user+system time over the {} s window (child process, 1 shard, pinned to core 0; producer and consumer share core 1), fsync {}.\n\n{md}",
+        args.message_size,
+        args.seconds,
+        if args.fsync { "on" } else { "off" }
+    );
+    std::fs::write(dir.join("report.md"), report)?;
+    println!("results: {}", dir.display());
+    Ok(())
+}
+
+fn now_micros() -> u64 {
+    eddy_server::shard::partition::now_micros()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    args: &ConsumeArgs,
+    tcp: SocketAddr,
+    addr: SocketAddr,
+    transport: Transport,
+    mode: Mode,
+    rate: u64,
+    partition: u32,
+    server_pid: u32,
+) -> anyhow::Result<Row> {
+    let (s, t) = (Identifier::Numeric(0), Identifier::Numeric(0));
+    let per_batch = rate.div_ceil(1000).max(1) as usize;
+    let stop = Arc::new(AtomicBool::new(false));
+    let window = Duration::from_secs_f64(args.seconds);
+    // The producer: its own thread and runtime, a batch every millisecond.
+    let producer = {
+        let stop = stop.clone();
+        let size = args.message_size;
+        std::thread::spawn(move || -> anyhow::Result<u64> {
+            crate::rt::pinned(1)?.block_on(async move {
+                let mut c = Client::connect(Transport::Tcp, tcp).await?;
+                c.login("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD).await?;
+                let body = vec![0x42u8; size];
+                let started = Instant::now();
+                let mut sent = 0u64;
+                let mut tick = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    tick += 1;
+                    let at = started + Duration::from_millis(tick);
+                    if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                        compio::time::sleep(wait).await;
+                    }
+                    let origin = now_micros();
+                    let batch = Batch::stamped(
+                        origin,
+                        (0..per_batch).map(|i| (sent as u128 + i as u128 + 1, &body[..], &[][..])),
+                    );
+                    c.send(&s, &t, &Partitioning::PartitionId(partition), &batch).await?;
+                    sent += per_batch as u64;
+                }
+                Ok(sent)
+            })
+        })
+    };
+    let (s, t) = (Identifier::Numeric(0), Identifier::Numeric(0));
+    let mut c = Client::connect(transport, addr).await?;
+    c.login("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD).await?;
+    let mut next = 0u64;
+    let mut latencies = Vec::new();
+    let mut requests = 0u64;
+    // Warm up for a tenth of the window, then measure.
+    let warm_until = Instant::now() + window / 10;
+    let mut measuring = false;
+    let mut cpu_start = 0.0;
+    let mut measure_start = Instant::now();
+    let end = warm_until + window;
+    while Instant::now() < end {
+        if !measuring && Instant::now() >= warm_until {
+            measuring = true;
+            latencies.clear();
+            requests = 0;
+            cpu_start = crate::procfs::cpu_secs(server_pid).unwrap_or(0.0);
+            measure_start = Instant::now();
+        }
+        let spec = Poll {
+            partition,
+            consumer: 1,
+            strategy: PollingStrategy::Offset(next),
+            count: 10_000,
+            auto_commit: false,
+        };
+        let polled = match mode {
+            Mode::None => {
+                compio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Mode::Busy | Mode::Interval => c.poll(&s, &t, &spec).await?,
+            Mode::Long => {
+                let wait = Deferred { wait: Duration::from_secs(1), min_count: 1, max_bytes: 0 };
+                c.poll_deferred(&s, &t, &spec, &wait).await?
+            }
+        };
+        requests += 1;
+        let now = now_micros();
+        for m in &polled.messages {
+            latencies.push(now.saturating_sub(m.origin_timestamp) as f64 / 1e3);
+        }
+        next += polled.messages.len() as u64;
+        if polled.messages.is_empty() && mode == Mode::Interval {
+            compio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let cpu = crate::procfs::cpu_secs(server_pid).unwrap_or(0.0) - cpu_start;
+    let elapsed = measure_start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    producer.join().map_err(|_| anyhow::anyhow!("producer panicked"))??;
+    latencies.sort_by(f64::total_cmp);
+    let delivered = match mode {
+        Mode::None => (rate as f64 * elapsed) as u64,
+        _ => latencies.len() as u64,
+    };
+    Ok(Row {
+        mode,
+        transport: crate::name(transport),
+        rate,
+        delivered,
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
+        p999_ms: percentile(&latencies, 99.9),
+        requests_per_message: requests as f64 / delivered.max(1) as f64,
+        server_cpu_us_per_message: cpu * 1e6 / delivered.max(1) as f64,
+        server_cpu_percent: cpu / elapsed * 100.0,
+        consumer_cpu_percent: 0.0,
+    })
+}
