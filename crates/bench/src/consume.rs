@@ -39,9 +39,30 @@ pub struct ConsumeArgs {
     /// fsync before acknowledging sends (adds the sync to every mode's latency).
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     fsync: bool,
+    /// Connections that each leave a deferred poll waiting (idle cost, then one append wakes
+    /// them all).
+    #[arg(long, default_value_t = 10_000)]
+    waits: usize,
     /// Where the results folder is written.
     #[arg(long, default_value = "bench/results")]
     output: PathBuf,
+}
+
+/// What waiting polls cost the server at rest, and how fast one append reaches them all.
+#[derive(Serialize, Clone)]
+struct Waiting {
+    connections: usize,
+    /// Server RSS growth per logged-in idle connection.
+    idle_connection_bytes: f64,
+    /// Further growth per connection once each has a deferred poll waiting.
+    waiting_poll_bytes: f64,
+    /// Server CPU while they all waited (% of a core, over `idle_seconds`).
+    idle_cpu_percent: f64,
+    idle_seconds: f64,
+    /// From the append to the last poll reply received, with every connection waiting.
+    wake_all_ms: f64,
+    /// Median time from the append to a connection's reply.
+    wake_p50_ms: f64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,6 +111,8 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         .split(',')
         .map(|r| r.trim().parse::<u64>().context("--rates: numbers"))
         .collect::<Result<_, _>>()?;
+    // The server child inherits the raised open-files limit (10,000 waiting connections).
+    crate::procfs::raise_fd_limit().ok();
     let target = Target::spawn(args.fsync, 1)?;
     let pid = target.pid().context("our server")?;
     let ws = target.ws.context("a WebSocket listener")?;
@@ -100,7 +123,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         admin.login("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD).await?;
         admin.create_stream("consume").await?;
         // One partition per measurement, so each starts on an empty log.
-        let cases = rates.len() * 7;
+        let cases = rates.len() * 7 + 1;
         admin.create_topic(&Identifier::Numeric(0), "t", cases as u32).await?;
         let mut rtts = Vec::new();
         for _ in 0..2000 {
@@ -135,6 +158,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         }
     }
     bar.finish_and_clear();
+    let waiting = runtime.block_on(waiting_cost(target.tcp, pid, partition, args.waits))?;
     let mut md = format!(
         "Loopback PING round trip (p50): {rtt_ms:.3} ms.\n\n| mode | transport | msg/s | delivered | p50 | p99 | p999 | polls per message | server CPU | of it for the consumer | server CPU per message |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     );
@@ -154,6 +178,16 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
             r.server_cpu_us_per_message,
         ));
     }
+    md.push_str(&format!(
+        "\n{} connections, each with a deferred poll waiting on one empty partition: server memory {:.0} bytes per idle logged-in connection, {:.0} more per waiting poll; server CPU while they waited {:.1}% of a core over {:.0} s; one append answered all of them in {:.1} ms (median reply {:.1} ms after the append).\n",
+        waiting.connections,
+        waiting.idle_connection_bytes,
+        waiting.waiting_poll_bytes,
+        waiting.idle_cpu_percent,
+        waiting.idle_seconds,
+        waiting.wake_all_ms,
+        waiting.wake_p50_ms
+    ));
     println!("{md}");
     let (dir, command) = crate::results_folder(&args.output, "consume")?;
     let json = serde_json::json!({
@@ -164,6 +198,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         "machine": crate::machine_info(),
         "loopback_ping_rtt_p50_ms": rtt_ms,
         "results": rows,
+        "waiting": waiting,
     });
     std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
     let report = format!(
@@ -296,4 +331,113 @@ async fn measure(
         server_cpu_percent: cpu / elapsed * 100.0,
         consumer_cpu_percent: 0.0,
     })
+}
+
+/// Opens `n` connections (logged in), measures the server's memory, leaves a deferred poll
+/// waiting on each (partition `partition`, empty), measures again and the CPU while they wait,
+/// then appends one message and times the replies.
+async fn waiting_cost(
+    tcp: SocketAddr,
+    pid: u32,
+    partition: u32,
+    n: usize,
+) -> anyhow::Result<Waiting> {
+    use compio::io::{AsyncReadExt, AsyncWriteExt};
+    let rss = || crate::procfs::rss_kib(pid).unwrap_or(0.0) * 1024.0;
+    let settle = || compio::time::sleep(Duration::from_millis(500));
+    settle().await;
+    let before = rss();
+    let mut conns = Vec::with_capacity(n);
+    let login = raw_request(eddy_wire::codes::command::LOGIN_USER, &login_payload());
+    for _ in 0..n {
+        let mut s = compio::net::TcpStream::connect(tcp).await?;
+        s.write_all(login.clone()).await.0?;
+        let compio::buf::BufResult(res, head) = s.read_exact(Vec::with_capacity(12)).await;
+        res?;
+        anyhow::ensure!(head[..4] == [0; 4], "login refused (connection caps?)");
+        conns.push(s);
+    }
+    settle().await;
+    let idle = rss();
+    let poll =
+        raw_request(eddy_wire::codes::command::POLL_MESSAGES_DEFERRED, &deferred_poll(partition));
+    for s in &mut conns {
+        s.write_all(poll.clone()).await.0?;
+    }
+    settle().await;
+    let waiting = rss();
+    let cpu_before = crate::procfs::cpu_secs(pid).unwrap_or(0.0);
+    let idle_seconds = 2.0;
+    compio::time::sleep(Duration::from_secs_f64(idle_seconds)).await;
+    let idle_cpu = crate::procfs::cpu_secs(pid).unwrap_or(0.0) - cpu_before;
+    // One append wakes every waiting poll; each connection's reply is read in its own task.
+    let started = Instant::now();
+    let mut readers = Vec::with_capacity(n);
+    for mut s in conns {
+        readers.push(compio::runtime::spawn(async move {
+            let compio::buf::BufResult(res, head) = s.read_exact(Vec::with_capacity(8)).await;
+            res.map(|_| (started.elapsed(), head))
+        }));
+    }
+    let mut producer = Client::connect(Transport::Tcp, tcp).await?;
+    producer.login("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD).await?;
+    let batch = Batch::from_payloads([(1u128, &b"wake"[..])]);
+    let (s, t) = (Identifier::Numeric(0), Identifier::Numeric(0));
+    let sent_at = started.elapsed();
+    producer.send(&s, &t, &Partitioning::PartitionId(partition), &batch).await?;
+    let mut wakes = Vec::with_capacity(n);
+    for r in readers {
+        let (at, head) = r.await.map_err(|_| anyhow::anyhow!("reader panicked"))??;
+        anyhow::ensure!(head[..4] == [0; 4], "poll failed");
+        wakes.push(at.saturating_sub(sent_at).as_secs_f64() * 1e3);
+    }
+    wakes.sort_by(f64::total_cmp);
+    let per = |a: f64, b: f64| (b - a) / n.max(1) as f64;
+    Ok(Waiting {
+        connections: n,
+        idle_connection_bytes: per(before, idle),
+        waiting_poll_bytes: per(idle, waiting),
+        idle_cpu_percent: idle_cpu / idle_seconds * 100.0,
+        idle_seconds,
+        wake_all_ms: wakes.last().copied().unwrap_or(0.0),
+        wake_p50_ms: percentile(&wakes, 50.0),
+    })
+}
+
+fn raw_request(code: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = ((payload.len() + 4) as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&code.to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+fn login_payload() -> Vec<u8> {
+    let (user, pass) = ("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD);
+    let mut p = vec![user.len() as u8];
+    p.extend_from_slice(user.as_bytes());
+    p.push(pass.len() as u8);
+    p.extend_from_slice(pass.as_bytes());
+    p.extend_from_slice(&[0; 8]);
+    p
+}
+
+/// A deferred poll by consumer 1 of `partition` from offset 0, waiting up to 30 s for 1 message.
+fn deferred_poll(partition: u32) -> Vec<u8> {
+    use bytes::BufMut;
+    let mut p = bytes::BytesMut::new();
+    p.put_u8(1);
+    Identifier::Numeric(1).encode(&mut p);
+    Identifier::Numeric(0).encode(&mut p);
+    Identifier::Numeric(0).encode(&mut p);
+    p.put_u8(1);
+    p.put_u32_le(partition);
+    p.put_u8(1);
+    p.put_u64_le(0);
+    p.put_u32_le(10);
+    p.put_u8(0);
+    p.put_u64_le(30_000_000);
+    p.put_u32_le(1);
+    p.put_u32_le(0);
+    p.put_u64_le(0);
+    p.to_vec()
 }

@@ -139,7 +139,9 @@ fn name(t: Transport) -> &'static str {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Logs go to stderr: a `serve` child reports its addresses on stdout.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )

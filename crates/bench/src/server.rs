@@ -106,6 +106,10 @@ pub fn serve(data_dir: PathBuf, fsync: bool, shards: usize) -> anyhow::Result<()
     config.storage.fsync = fsync;
     // The benchmark logs in as Iggy's quickstarts do; this server is its own child on loopback.
     config.auth.root_password = eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD.into();
+    // Every benchmark client comes from 127.0.0.1, and the idle-cost runs open 10,000 of them:
+    // the caps are raised (the server still clamps them to its open-files limit).
+    config.limits.max_connections = 20_000;
+    config.limits.max_connections_per_ip = 20_000;
     config.tcp.address = "127.0.0.1:0".parse()?;
     config.websocket.address = "127.0.0.1:0".parse()?;
     let signals = eddy_server::StopSignals::install()?;
