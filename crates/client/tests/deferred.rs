@@ -325,3 +325,40 @@ async fn a_client_that_goes_away_releases_its_waiting_poll_at_once() {
     server.stop();
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[compio::test]
+async fn many_waiting_consumers_each_get_the_append_and_their_own_commit() {
+    let (server, dir) = start("fanout", 30_000);
+    let (tcp, ws) = (server.tcp_addr.unwrap(), server.ws_addr.unwrap());
+    let mut admin = client(Transport::Tcp, tcp).await;
+    admin.create_stream("s").await.unwrap();
+    admin.create_topic(&S, "t", 1).await.unwrap();
+    let waiting: Vec<_> = (0..20u32)
+        .map(|consumer| {
+            let (transport, addr) =
+                if consumer % 2 == 0 { (Transport::Tcp, tcp) } else { (Transport::WebSocket, ws) };
+            let spec = Poll {
+                partition: 0,
+                consumer: 100 + consumer,
+                strategy: PollingStrategy::Next,
+                count: 10,
+                auto_commit: consumer % 4 != 3,
+            };
+            spawn_poll(transport, addr, spec, wait(10_000, 2, 0))
+        })
+        .collect();
+    compio::time::sleep(Duration::from_millis(300)).await;
+    send(&mut admin, 7, &[b"shared", b"bytes"]).await;
+    for (consumer, w) in waiting.into_iter().enumerate() {
+        let (polled, took) = w.await.unwrap();
+        let polled = polled.unwrap();
+        let got: Vec<_> = polled.messages.iter().map(|m| (m.offset, m.payload.clone())).collect();
+        assert_eq!(got, vec![(0, "shared".into()), (1, "bytes".into())], "consumer {consumer}");
+        assert!(took < Duration::from_secs(5));
+        let stored = admin.get_offset(&S, &T, 0, 100 + consumer as u32).await.unwrap();
+        let expected = if consumer % 4 != 3 { Some(1) } else { None };
+        assert_eq!(stored, expected, "consumer {consumer}: its own auto-commit only");
+    }
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}

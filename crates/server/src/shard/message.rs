@@ -18,8 +18,8 @@ pub type Reply<T> = flume::Sender<Result<T, ServerError>>;
 /// A consumer whose offset a partition stores: `(kind, id)`.
 pub type ConsumerId = (u8, Identifier);
 
-/// What a poll returns.
-#[derive(Debug, Default)]
+/// What a poll returns (cloning shares the stored bytes).
+#[derive(Debug, Default, Clone)]
 pub struct Polled {
     pub partition: u32,
     /// The offset of the last stored message (Iggy's `current_offset`).

@@ -294,20 +294,43 @@ impl PartitionActor {
         let end = self.log.readable_end();
         let log = &self.log;
         let due = self.waiters.take_due(|w| w.is_due(now, end, log.readable_bytes_from(w.start)));
-        for w in due {
-            self.answer(w).await;
+        self.answer_all(due).await;
+    }
+
+    /// Replies to each waiter with what is readable from its start now (nothing to a client
+    /// that is gone: its auto-commit must not move past messages it never got). Waiters that ask
+    /// for the same range (a fan-out: many consumers at the head of one partition) share one
+    /// read: their replies hold the same stored bytes, not copies.
+    async fn answer_all(&mut self, waiters: Vec<Waiter>) {
+        let mut shared: Option<((u64, u32, u32), Polled)> = None;
+        for w in waiters {
+            if w.reply.is_disconnected() {
+                continue;
+            }
+            let key = (w.start, w.count, w.defer.max_bytes);
+            let polled = match &shared {
+                Some((k, polled)) if *k == key => Ok(polled.clone()),
+                _ => {
+                    let read = self.read_range(w.start, w.count, w.defer.max_bytes).await;
+                    if let Ok(polled) = &read {
+                        shared = Some((key, polled.clone()));
+                    }
+                    read
+                }
+            };
+            let result = match polled {
+                Ok(polled) if w.auto_commit => {
+                    self.commit(w.consumer, w.start, polled.count).await.map(|()| polled)
+                }
+                other => other,
+            };
+            w.reply.send(result).ok();
         }
     }
 
-    /// Replies to a waiter with what is readable from its start now (nothing to a client that
-    /// is gone: its auto-commit must not move past messages it never got).
+    /// Replies to one waiter (see [`Self::answer_all`]).
     async fn answer(&mut self, w: Waiter) {
-        if w.reply.is_disconnected() {
-            return;
-        }
-        let result =
-            self.read_from(w.consumer, w.start, w.count, w.defer.max_bytes, w.auto_commit).await;
-        w.reply.send(result).ok();
+        self.answer_all(vec![w]).await;
     }
 
     fn empty(&self) -> Polled {
@@ -325,8 +348,22 @@ impl PartitionActor {
         max_bytes: u32,
         auto_commit: bool,
     ) -> Result<Polled, ServerError> {
-        // What may be served ends at the durable end (after a failed sync, the rest is never
-        // shown: it was not acknowledged and its durability is unknown).
+        let polled = self.read_range(start, count, max_bytes).await?;
+        if auto_commit {
+            self.commit(consumer, start, polled.count).await?;
+        }
+        Ok(polled)
+    }
+
+    /// Reads up to `count` messages from `start` (at most `max_bytes`, 0: no budget), never
+    /// past the durable end (after a failed sync the rest is never shown: it was not
+    /// acknowledged and its durability is unknown).
+    async fn read_range(
+        &mut self,
+        start: u64,
+        count: u32,
+        max_bytes: u32,
+    ) -> Result<Polled, ServerError> {
         let next = self.log.readable_end();
         let current_offset = next.saturating_sub(1);
         if count == 0 || start >= next {
@@ -337,16 +374,27 @@ impl PartitionActor {
             n => u64::from(n),
         };
         let read = self.log.read_at_most(start, count as usize, budget).await?;
-        if auto_commit && read.count > 0 {
-            let first = start.max(self.log.first_offset());
-            let last = first + read.count as u64 - 1;
-            self.offsets.store(consumer, last, self.policy).await?;
-        }
         Ok(Polled {
             partition: self.key.partition,
             current_offset,
             count: read.count as u32,
             chunks: read.chunks,
         })
+    }
+
+    /// Stores the offset of the last of `count` messages returned from `start` (nothing when
+    /// none were).
+    async fn commit(
+        &mut self,
+        consumer: ConsumerId,
+        start: u64,
+        count: u32,
+    ) -> Result<(), ServerError> {
+        if count == 0 {
+            return Ok(());
+        }
+        let first = start.max(self.log.first_offset());
+        let last = first + u64::from(count) - 1;
+        self.offsets.store(consumer, last, self.policy).await.map_err(ServerError::from)
     }
 }
