@@ -10,6 +10,7 @@ use eddy_wire::Identifier;
 
 use crate::shard::message::ConsumerId;
 use crate::storage::StorageError;
+use crate::storage::dirs;
 use crate::storage::durability::FsyncPolicy;
 
 /// The stored offsets of one partition.
@@ -51,8 +52,7 @@ impl Offsets {
     /// Loads the offsets stored under `partition_dir`.
     pub fn load(partition_dir: &Path) -> Result<Self, StorageError> {
         let dir = partition_dir.join("offsets");
-        crate::storage::dirs::create_dir_all_durable(&dir)
-            .map_err(StorageError::io("create", &dir))?;
+        dirs::create_dir_all_durable(&dir).map_err(StorageError::io("create", &dir))?;
         let mut stored = HashMap::new();
         for entry in std::fs::read_dir(&dir).map_err(StorageError::io("list", &dir))? {
             let entry = entry.map_err(StorageError::io("list", &dir))?;
@@ -81,27 +81,10 @@ impl Offsets {
         policy: FsyncPolicy,
     ) -> Result<(), StorageError> {
         let path = self.dir.join(file_name(&consumer));
-        let tmp = path.with_extension("tmp");
-        let compio::buf::BufResult(res, _) =
-            compio::fs::write(&tmp, offset.to_le_bytes().to_vec()).await;
-        res.map_err(StorageError::io("write", &tmp))?;
-        if policy.sync_before_ack() {
-            let f = compio::fs::File::open(&tmp).await.map_err(StorageError::io("open", &tmp))?;
-            f.sync_all().await.map_err(StorageError::io("sync", &tmp))?;
-        }
-        compio::fs::rename(&tmp, &path).await.map_err(StorageError::io("rename", &path))?;
-        if policy.sync_before_ack() {
-            self.sync_dir().await?;
-        }
+        let bytes = offset.to_le_bytes().to_vec();
+        dirs::replace_file(&path, bytes, policy.sync_before_ack()).await?;
         self.stored.insert(consumer, offset);
         Ok(())
-    }
-
-    /// Makes the directory's entries (created, renamed, removed offset files) durable.
-    async fn sync_dir(&self) -> Result<(), StorageError> {
-        let d =
-            compio::fs::File::open(&self.dir).await.map_err(StorageError::io("open", &self.dir))?;
-        d.sync_all().await.map_err(StorageError::io("sync", &self.dir))
     }
 
     /// Forgets `consumer`'s offset; `false` if none was stored.
@@ -118,7 +101,7 @@ impl Offsets {
         self.stored.remove(consumer);
         if policy.sync_before_ack() {
             // Without this a removed offset can come back after a power loss.
-            self.sync_dir().await?;
+            dirs::sync_dir_async(&self.dir).await?;
         }
         Ok(true)
     }

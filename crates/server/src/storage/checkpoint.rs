@@ -14,14 +14,10 @@
 
 use std::path::Path;
 
-use compio::buf::BufResult;
-use compio::io::AsyncWriteAtExt;
-
 use super::StorageError;
 
 /// The file's name in a partition directory.
 pub const FILE: &str = "checkpoint";
-const TMP: &str = "checkpoint.tmp";
 const MAGIC: &[u8; 8] = b"EDDYCKP1";
 const MARK_LEN: usize = 40;
 
@@ -119,31 +115,17 @@ pub fn load(dir: &Path) -> Option<Checkpoint> {
 
 /// Replaces the checkpoint in `dir`, durably. The caller has synced everything it names.
 pub async fn save(dir: &Path, checkpoint: &Checkpoint) -> Result<(), StorageError> {
-    let tmp = dir.join(TMP);
-    let path = dir.join(FILE);
-    let mut file =
-        compio::fs::File::create(&tmp).await.map_err(StorageError::io("create", &tmp))?;
-    let BufResult(res, _) = file.write_all_at(checkpoint.encode(), 0).await;
-    res.map_err(StorageError::io("write", &tmp))?;
-    file.sync_all().await.map_err(StorageError::io("sync", &tmp))?;
-    drop(file);
-    compio::fs::rename(&tmp, &path).await.map_err(StorageError::io("rename", &path))?;
-    sync_dir(dir).await
+    super::dirs::replace_file(&dir.join(FILE), checkpoint.encode(), true).await
 }
 
 /// Removes the checkpoint in `dir`, durably (after recovery cut what it names).
 pub async fn remove(dir: &Path) -> Result<(), StorageError> {
     let path = dir.join(FILE);
     match compio::fs::remove_file(&path).await {
-        Ok(()) => sync_dir(dir).await,
+        Ok(()) => super::dirs::sync_dir_async(dir).await,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(StorageError::io("remove", &path)(e)),
     }
-}
-
-async fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    let d = compio::fs::File::open(dir).await.map_err(StorageError::io("open", dir))?;
-    d.sync_all().await.map_err(StorageError::io("sync", dir))
 }
 
 #[cfg(test)]

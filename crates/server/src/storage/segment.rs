@@ -65,8 +65,7 @@ impl Segment {
         let (log_path, index_path) = paths(dir, start_offset);
         let log = open_rw(&log_path, true).await?;
         let index_file = open_rw(&index_path, true).await?;
-        let dir_file = File::open(dir).await.map_err(StorageError::io("open", dir))?;
-        dir_file.sync_all().await.map_err(StorageError::io("sync", dir))?;
+        super::dirs::sync_dir_async(dir).await?;
         Ok(Self {
             start_offset,
             log_path,
@@ -144,20 +143,19 @@ impl Segment {
     /// The index, loaded (and checked against the checkpoint's digest, or rebuilt from the
     /// log) on first use.
     pub async fn index(&mut self) -> Result<&Index, StorageError> {
-        if self.index.is_none() {
-            let mark = self.mark();
-            let (log_path, index_path) = (self.log_path.clone(), self.index_path.clone());
-            let loaded = compio::runtime::spawn_blocking(move || {
-                load_trusted_index(&log_path, &index_path, &mark)
-            })
-            .await
-            .map_err(|_| StorageError::Poisoned("index loading panicked".into()))??;
-            self.index = Some(loaded);
-        }
-        match &self.index {
-            Some(index) => Ok(index),
-            None => Err(StorageError::Poisoned("index not loaded".into())),
-        }
+        let index = match self.index.take() {
+            Some(index) => index,
+            None => {
+                let mark = self.mark();
+                let (log_path, index_path) = (self.log_path.clone(), self.index_path.clone());
+                compio::runtime::spawn_blocking(move || {
+                    load_trusted_index(&log_path, &index_path, &mark)
+                })
+                .await
+                .map_err(|_| StorageError::Poisoned("index loading panicked".into()))??
+            }
+        };
+        Ok(self.index.insert(index))
     }
 
     /// Where message `i` of this segment starts (the log's size for `i == len`), if its index
@@ -198,9 +196,12 @@ impl Segment {
         if new_size > u64::from(u32::MAX) {
             return Err(StorageError::BatchTooLarge(batch.len()));
         }
-        self.index().await?;
         let Some(index) = self.index.as_mut() else {
-            return Err(StorageError::Poisoned("index not loaded".into()));
+            // Only the active segment takes appends, and its index is always loaded (recovery
+            // loads the last segment's; a new segment starts with an empty one).
+            return Err(StorageError::Poisoned(
+                "append to a segment whose index is unloaded".into(),
+            ));
         };
         let BufResult(res, batch) = self.log.write_all_at(batch, self.size).await;
         res.map_err(StorageError::io("write", &self.log_path))?;
