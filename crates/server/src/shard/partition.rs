@@ -149,9 +149,7 @@ impl PartitionActor {
                 } => self.poll_deferred(consumer, strategy, count, auto_commit, defer, reply).await,
                 PartitionOp::CancelWait { waiter } => {
                     let cancelled = self.waiters.take_due(|w| w.defer.waiter == waiter);
-                    for w in cancelled {
-                        self.answer(w).await;
-                    }
+                    self.answer_all(cancelled).await;
                 }
                 PartitionOp::GetOffset { consumer, reply } => {
                     let current = self.log.readable_end().saturating_sub(1);
@@ -250,10 +248,14 @@ impl PartitionActor {
         count: u32,
         auto_commit: bool,
     ) -> Result<Polled, ServerError> {
-        match self.start_of(&consumer, strategy, count).await? {
-            Some(start) => self.read_from(consumer, start, count, 0, auto_commit).await,
-            None => Ok(self.empty()),
+        let Some(start) = self.start_of(&consumer, strategy, count).await? else {
+            return Ok(self.empty());
+        };
+        let polled = self.read_range(start, count, 0).await?;
+        if auto_commit {
+            self.commit(consumer, start, polled.count).await?;
         }
+        Ok(polled)
     }
 
     /// A poll that waits: answered now if it is already due, else kept until an append, its
@@ -277,7 +279,7 @@ impl PartitionActor {
         let start = start.max(self.log.first_offset());
         let waiter = Waiter { consumer, start, count, auto_commit, defer, reply };
         if count == 0 || self.is_due(&waiter) {
-            self.answer(waiter).await;
+            self.answer_all(vec![waiter]).await;
         } else {
             self.waiters.push(waiter);
         }
@@ -328,31 +330,9 @@ impl PartitionActor {
         }
     }
 
-    /// Replies to one waiter (see [`Self::answer_all`]).
-    async fn answer(&mut self, w: Waiter) {
-        self.answer_all(vec![w]).await;
-    }
-
     fn empty(&self) -> Polled {
         let current_offset = self.log.readable_end().saturating_sub(1);
         Polled { partition: self.key.partition, current_offset, count: 0, chunks: Vec::new() }
-    }
-
-    /// Reads up to `count` messages from `start` (at most `max_bytes` of them unless one is
-    /// larger; 0: no budget) and auto-commits what was returned.
-    async fn read_from(
-        &mut self,
-        consumer: ConsumerId,
-        start: u64,
-        count: u32,
-        max_bytes: u32,
-        auto_commit: bool,
-    ) -> Result<Polled, ServerError> {
-        let polled = self.read_range(start, count, max_bytes).await?;
-        if auto_commit {
-            self.commit(consumer, start, polled.count).await?;
-        }
-        Ok(polled)
     }
 
     /// Reads up to `count` messages from `start` (at most `max_bytes`, 0: no budget), never
