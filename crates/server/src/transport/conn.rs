@@ -221,14 +221,8 @@ impl PollWait {
 
     /// Waits until `stream` is readable or the reply comes.
     pub async fn next<S: Readiness>(&self, stream: &S) -> Woke {
-        let readable = async {
-            match S::CAN_WAIT {
-                true => stream.readable().await,
-                false => std::future::pending().await,
-            }
-        };
         // A dropped `recv_async` leaves the reply queued.
-        match first(readable, self.poll.reply.recv_async()).await {
+        match first(stream.readable(), self.poll.reply.recv_async()).await {
             Either::Left(ready) => Woke::Readable(ready),
             Either::Right(reply) => Woke::Reply(into_reply(reply)),
         }

@@ -12,15 +12,12 @@ use compio::net::TcpStream;
 
 /// A stream a connection can wait on without reading.
 pub trait Readiness {
-    /// Whether [`Readiness::readable`] ever resolves.
-    const CAN_WAIT: bool;
-    /// Resolves once bytes (or EOF) can be read; dropping it while pending loses nothing.
+    /// Resolves once bytes (or EOF) can be read; dropping it while pending loses nothing. A
+    /// stream with no such wait never resolves.
     fn readable(&self) -> impl Future<Output = io::Result<()>>;
 }
 
 impl Readiness for TcpStream {
-    const CAN_WAIT: bool = true;
-
     async fn readable(&self) -> io::Result<()> {
         let compio::buf::BufResult(res, _) = self.peek(Vec::with_capacity(1)).await;
         res.map(drop)
@@ -28,8 +25,6 @@ impl Readiness for TcpStream {
 }
 
 impl Readiness for eddy_ws::tls::TlsStream<TcpStream> {
-    const CAN_WAIT: bool = false;
-
     async fn readable(&self) -> io::Result<()> {
         std::future::pending().await
     }

@@ -4,8 +4,8 @@
 //! plus one reply: the server stops running its requests while its replies wait). A refused
 //! connection gets one error reply and is closed. While a deferred poll waits, the connection
 //! watches its socket (bounded) so a cancel or a vanished client is seen at once (not over
-//! TLS: see `readiness`). With `[tcp.tls]` the
-//! same runs over rustls. No command-specific logic.
+//! TLS: see `readiness`). With `[tcp.tls]` the same runs over rustls. No command-specific
+//! logic.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
