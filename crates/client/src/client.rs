@@ -49,6 +49,23 @@ fn encode_poll(out: &mut BytesMut, stream: &Identifier, topic: &Identifier, spec
     out.put_u8(u8::from(spec.auto_commit));
 }
 
+/// The POLL_MESSAGES_DEFERRED payload: the POLL_MESSAGES body, then `[wait_us u64]
+/// [min_count u32][max_bytes u32][request_timeout_us u64]` (no request timeout of its own). For
+/// callers that write requests themselves (many connections, pipelining).
+pub fn encode_poll_deferred(
+    out: &mut BytesMut,
+    stream: &Identifier,
+    topic: &Identifier,
+    spec: &Poll,
+    wait: &Deferred,
+) {
+    encode_poll(out, stream, topic, spec);
+    out.put_u64_le(u64::try_from(wait.wait.as_micros()).unwrap_or(u64::MAX));
+    out.put_u32_le(wait.min_count);
+    out.put_u32_le(wait.max_bytes);
+    out.put_u64_le(0);
+}
+
 /// A connection to an Iggy-protocol server.
 pub struct Client {
     conn: Connection,
@@ -187,11 +204,7 @@ impl Client {
         wait: &Deferred,
     ) -> Result<Polled, ClientError> {
         let mut out = BytesMut::with_capacity(88);
-        encode_poll(&mut out, stream, topic, spec);
-        out.put_u64_le(u64::try_from(wait.wait.as_micros()).unwrap_or(u64::MAX));
-        out.put_u32_le(wait.min_count);
-        out.put_u32_le(wait.max_bytes);
-        out.put_u64_le(0); // request timeout: none of its own
+        encode_poll_deferred(&mut out, stream, topic, spec, wait);
         let reply = self.request(command::POLL_MESSAGES_DEFERRED, out.freeze()).await?;
         Polled::parse(reply)
     }

@@ -25,7 +25,7 @@ mod client;
 mod connection;
 
 pub use batch::{Batch, Polled, PolledMessage};
-pub use client::{Client, Deferred, Poll};
+pub use client::{Client, Deferred, Poll, encode_poll_deferred};
 pub use connection::Transport;
 
 /// What can go wrong talking to the server.

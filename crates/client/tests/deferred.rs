@@ -15,7 +15,7 @@ fn start(name: &str, max_wait_ms: u64) -> (eddy_server::ServerHandle, std::path:
     let mut config = eddy_server::Config::default();
     config.auth.root_password = "iggy".into();
     config.system.data_dir = dir.clone();
-    config.system.shards = std::env::var("T_SHARDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    config.system.shards = 2;
     config.limits.max_poll_wait_ms = max_wait_ms;
     config.tcp.address = "127.0.0.1:0".parse().unwrap();
     config.websocket.address = "127.0.0.1:0".parse().unwrap();
@@ -115,26 +115,14 @@ async fn the_wait_is_capped_by_the_server_and_ends_empty() {
     assert_eq!(c.get_offset(&S, &T, 0, 3).await.unwrap(), Some(1));
     // A wait over the protocol's 600 s is refused, and the connection goes on.
     let mut body = bytes::BytesMut::new();
-    {
-        use bytes::BufMut;
-        body.put_u8(1);
-        body.put_u8(1);
-        body.put_u8(4);
-        body.put_u32_le(3);
-        for id in [&S, &T] {
-            id.encode(&mut body);
-        }
-        body.put_u8(1);
-        body.put_u32_le(0);
-        body.put_u8(1);
-        body.put_u64_le(0);
-        body.put_u32_le(1);
-        body.put_u8(0);
-        body.put_u64_le(600_000_001);
-        body.put_u32_le(1);
-        body.put_u32_le(0);
-        body.put_u64_le(0);
-    }
+    let over = Deferred { wait: Duration::from_micros(600_000_001), min_count: 1, max_bytes: 0 };
+    eddy_client::encode_poll_deferred(
+        &mut body,
+        &S,
+        &T,
+        &poll(PollingStrategy::Offset(0), 1, false),
+        &over,
+    );
     let refused = c.request(eddy_wire::codes::command::POLL_MESSAGES_DEFERRED, body.freeze()).await;
     assert!(matches!(refused, Err(ClientError::Status(4))), "invalid format: {refused:?}");
     c.ping().await.unwrap();
@@ -185,39 +173,28 @@ async fn min_count_and_the_byte_budget_decide_when_it_is_answered() {
 
 /// One raw request's bytes.
 fn raw(code: u32, payload: &[u8]) -> Vec<u8> {
-    let mut out = ((payload.len() + 4) as u32).to_le_bytes().to_vec();
-    out.extend_from_slice(&code.to_le_bytes());
+    let mut out = bytes::BytesMut::new();
+    eddy_wire::framing::RequestHeader::encode(code, payload.len(), &mut out);
     out.extend_from_slice(payload);
-    out
+    out.to_vec()
 }
 
 fn raw_login() -> Vec<u8> {
-    let mut p = vec![4];
-    p.extend_from_slice(b"iggy");
-    p.push(4);
-    p.extend_from_slice(b"iggy");
-    p.extend_from_slice(&[0; 8]);
+    let mut p = bytes::BytesMut::new();
+    let login = eddy_wire::commands::users::Login {
+        username: "iggy".into(),
+        password: "iggy".into(),
+        version: None,
+    };
+    login.encode(&mut p);
     raw(eddy_wire::codes::command::LOGIN_USER, &p)
 }
 
 /// A deferred poll of partition 0 by consumer 3 (`Next`, auto-commit) waiting up to 10 s.
 fn raw_deferred_poll() -> Vec<u8> {
-    use bytes::BufMut;
     let mut p = bytes::BytesMut::new();
-    p.put_u8(1);
-    Identifier::Numeric(3).encode(&mut p);
-    S.encode(&mut p);
-    T.encode(&mut p);
-    p.put_u8(1);
-    p.put_u32_le(0);
-    p.put_u8(5);
-    p.put_u64_le(0);
-    p.put_u32_le(10);
-    p.put_u8(1);
-    p.put_u64_le(10_000_000);
-    p.put_u32_le(1);
-    p.put_u32_le(0);
-    p.put_u64_le(0);
+    let spec = poll(PollingStrategy::Next, 10, true);
+    eddy_client::encode_poll_deferred(&mut p, &S, &T, &spec, &wait(10_000, 1, 0));
     raw(eddy_wire::codes::command::POLL_MESSAGES_DEFERRED, &p)
 }
 
