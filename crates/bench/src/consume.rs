@@ -28,8 +28,8 @@ use crate::stats::percentile;
 #[derive(clap::Args, Clone)]
 pub struct ConsumeArgs {
     /// Messages per second the producer sends, comma-separated.
-    #[arg(long, default_value = "1000,100000")]
-    rates: String,
+    #[arg(long, value_delimiter = ',', default_value = "1000,100000")]
+    rates: Vec<u64>,
     /// Measured seconds per mode, transport and rate.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
@@ -106,11 +106,7 @@ struct Row {
 }
 
 pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
-    let rates: Vec<u64> = args
-        .rates
-        .split(',')
-        .map(|r| r.trim().parse::<u64>().context("--rates: numbers"))
-        .collect::<Result<_, _>>()?;
+    let rates = args.rates.clone();
     // The server child inherits the raised open-files limit (10,000 waiting connections).
     crate::procfs::raise_fd_limit().ok();
     let target = Target::spawn(args.fsync, 1)?;
@@ -404,40 +400,37 @@ async fn waiting_cost(
     })
 }
 
+/// A whole request: header, then `payload`.
 fn raw_request(code: u32, payload: &[u8]) -> Vec<u8> {
-    let mut out = ((payload.len() + 4) as u32).to_le_bytes().to_vec();
-    out.extend_from_slice(&code.to_le_bytes());
+    let mut out = bytes::BytesMut::with_capacity(8 + payload.len());
+    eddy_wire::framing::RequestHeader::encode(code, payload.len(), &mut out);
     out.extend_from_slice(payload);
-    out
+    out.to_vec()
 }
 
 fn login_payload() -> Vec<u8> {
-    let (user, pass) = ("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD);
-    let mut p = vec![user.len() as u8];
-    p.extend_from_slice(user.as_bytes());
-    p.push(pass.len() as u8);
-    p.extend_from_slice(pass.as_bytes());
-    p.extend_from_slice(&[0; 8]);
-    p
+    let mut out = bytes::BytesMut::new();
+    eddy_wire::commands::users::Login {
+        username: "iggy".into(),
+        password: eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD.into(),
+        version: None,
+    }
+    .encode(&mut out);
+    out.to_vec()
 }
 
 /// A deferred poll by consumer 1 of `partition` from offset 0, waiting up to 30 s for 1 message.
 fn deferred_poll(partition: u32) -> Vec<u8> {
-    use bytes::BufMut;
-    let mut p = bytes::BytesMut::new();
-    p.put_u8(1);
-    Identifier::Numeric(1).encode(&mut p);
-    Identifier::Numeric(0).encode(&mut p);
-    Identifier::Numeric(0).encode(&mut p);
-    p.put_u8(1);
-    p.put_u32_le(partition);
-    p.put_u8(1);
-    p.put_u64_le(0);
-    p.put_u32_le(10);
-    p.put_u8(0);
-    p.put_u64_le(30_000_000);
-    p.put_u32_le(1);
-    p.put_u32_le(0);
-    p.put_u64_le(0);
-    p.to_vec()
+    let mut out = bytes::BytesMut::new();
+    let spec = Poll {
+        partition,
+        consumer: 1,
+        strategy: PollingStrategy::Offset(0),
+        count: 10,
+        auto_commit: false,
+    };
+    let wait = Deferred { wait: Duration::from_secs(30), min_count: 1, max_bytes: 0 };
+    let (s, t) = (Identifier::Numeric(0), Identifier::Numeric(0));
+    eddy_client::encode_poll_deferred(&mut out, &s, &t, &spec, &wait);
+    out.to_vec()
 }

@@ -24,8 +24,8 @@ use serde::Serialize;
 #[derive(clap::Args, Clone)]
 pub struct PipelineArgs {
     /// Requests in flight per connection, comma-separated.
-    #[arg(long, default_value = "1,4,16,64,256")]
-    depths: String,
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16,64,256")]
+    depths: Vec<usize>,
     /// Requests per measurement.
     #[arg(long, default_value_t = 20_000)]
     requests: usize,
@@ -171,11 +171,7 @@ async fn measure(
 }
 
 pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
-    let depths: Vec<usize> = args
-        .depths
-        .split(',')
-        .map(|d| d.trim().parse::<usize>().context("--depths: numbers"))
-        .collect::<Result<_, _>>()?;
+    let depths = args.depths.clone();
     let target = crate::server::Target::spawn(false, 1)?;
     let ws = target.ws.context("the server has a WebSocket listener")?;
     let runtime = crate::rt::pinned(1)?;

@@ -25,8 +25,8 @@ use crate::server::Target;
 #[derive(clap::Args, Clone)]
 pub struct StartupArgs {
     /// Data sizes in GiB (fractions allowed), comma-separated.
-    #[arg(long, default_value = "1,10")]
-    sizes: String,
+    #[arg(long, value_delimiter = ',', default_value = "1,10")]
+    sizes: Vec<f64>,
     /// Partitions the data is spread over (one topic).
     #[arg(long, default_value_t = 4)]
     partitions: u32,
@@ -66,11 +66,7 @@ const ADMIN: (&str, &str) = ("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASS
 const MESSAGES_PER_BATCH: usize = 1000;
 
 pub fn run(args: StartupArgs) -> anyhow::Result<()> {
-    let sizes: Vec<f64> = args
-        .sizes
-        .split(',')
-        .map(|s| s.trim().parse::<f64>().context("--sizes: numbers of GiB"))
-        .collect::<Result<_, _>>()?;
+    let sizes = args.sizes.clone();
     anyhow::ensure!(args.partitions > 0 && args.starts > 0, "--partitions and --starts ≥ 1");
     let base = args.data.clone().unwrap_or_else(std::env::temp_dir);
     let runtime = crate::rt::pinned(0)?;
