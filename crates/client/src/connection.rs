@@ -1,6 +1,7 @@
 //! One request/response exchange over TCP or WebSocket: the request goes out as header + payload
 //! in one vectored write (TCP) or one binary message made of both (WebSocket); the reply is read
-//! whole into an owned buffer.
+//! whole into an owned buffer. Sending and reading are separate steps too, for a subscribed
+//! connection whose replies come between pushed frames.
 
 use std::net::SocketAddr;
 
@@ -51,37 +52,51 @@ impl Connection {
         code: u32,
         payload: Bytes,
     ) -> Result<(u32, Bytes), ClientError> {
+        self.send(code, payload).await?;
+        self.read_frame().await
+    }
+
+    /// Sends one request (its reply is read by [`Self::read_frame`]).
+    pub async fn send(&mut self, code: u32, payload: Bytes) -> Result<(), ClientError> {
         let mut head = BytesMut::with_capacity(8);
         RequestHeader::encode(code, payload.len(), &mut head);
         match self {
-            Self::Tcp { stream, buf } => {
+            Self::Tcp { stream, .. } => {
                 let BufResult(res, _) = stream.write_vectored_all([head.freeze(), payload]).await;
                 res?;
-                read_reply(stream, buf).await
             }
-            Self::Ws { ws, pending } => {
+            Self::Ws { ws, .. } => {
                 ws.feed_binary_parts(&[head.freeze(), payload])?;
                 ws.flush().await?;
-                loop {
-                    if let Some(reply) = take_reply(pending) {
-                        return Ok(reply);
-                    }
-                    match ws.read().await? {
-                        // The usual case: one whole reply in one message, taken without a copy.
-                        Message::Binary(mut data) if pending.is_empty() => {
-                            match parse_response_header(&data) {
-                                Some((status, len)) if data.len() == RESPONSE_HEADER_LEN + len => {
-                                    return Ok((status, data.split_off(RESPONSE_HEADER_LEN)));
-                                }
-                                _ => pending.extend_from_slice(&data),
-                            }
-                        }
-                        Message::Binary(data) => pending.extend_from_slice(&data),
-                        Message::Close(_) => return Err(ClientError::Closed),
-                        _ => {}
-                    }
-                }
             }
+        }
+        Ok(())
+    }
+
+    /// Reads the next whole frame the server sends, `(status, body)`: a reply, or a pushed
+    /// frame (status `PUSH_FRAME`).
+    pub async fn read_frame(&mut self) -> Result<(u32, Bytes), ClientError> {
+        match self {
+            Self::Tcp { stream, buf } => read_reply(stream, buf).await,
+            Self::Ws { ws, pending } => loop {
+                if let Some(reply) = take_reply(pending) {
+                    return Ok(reply);
+                }
+                match ws.read().await? {
+                    // The usual case: one whole frame in one message, taken without a copy.
+                    Message::Binary(mut data) if pending.is_empty() => {
+                        match parse_response_header(&data) {
+                            Some((status, len)) if data.len() == RESPONSE_HEADER_LEN + len => {
+                                return Ok((status, data.split_off(RESPONSE_HEADER_LEN)));
+                            }
+                            _ => pending.extend_from_slice(&data),
+                        }
+                    }
+                    Message::Binary(data) => pending.extend_from_slice(&data),
+                    Message::Close(_) => return Err(ClientError::Closed),
+                    _ => {}
+                }
+            },
         }
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! A compio client for Apache Iggy's binary protocol (as eddy-server and Iggy server 0.8 speak
 //! it), over TCP or over WebSocket (eddy-ws, native owned-buffer path): login, streams and topics,
-//! sending batches, polling, consumer offsets. One request in flight per connection, as Iggy's
-//! SDK does. Never depends on eddy-server.
+//! sending batches, polling (and long polling), consumer offsets, and Eddy's push subscriptions
+//! ([`Subscriber`]). One request in flight per connection, as Iggy's SDK does. Never depends on eddy-server.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), eddy_client::ClientError> {
@@ -23,10 +23,12 @@
 mod batch;
 mod client;
 mod connection;
+mod subscriber;
 
 pub use batch::{Batch, Polled, PolledMessage};
 pub use client::{Client, Deferred, Poll, encode_poll_deferred};
 pub use connection::Transport;
+pub use subscriber::{Subscriber, Subscription};
 
 /// What can go wrong talking to the server.
 #[derive(Debug, thiserror::Error)]

@@ -37,6 +37,7 @@
 //! login_timeout_ms = 10000    # a connection not logged in by then is closed
 //! request_timeout_ms = 30000  # a request begun but not completed for this long closes it
 //! max_poll_wait_ms = 30000    # the longest a POLL_MESSAGES_DEFERRED waits (at most 600 s)
+//! max_subscriptions = 64      # push subscriptions one connection may hold
 //! listen_backlog = 4096
 //!
 //! [auth]
@@ -124,6 +125,7 @@ pub struct LimitsConfig {
     pub login_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub max_poll_wait_ms: u64,
+    pub max_subscriptions: usize,
     pub listen_backlog: i32,
 }
 
@@ -184,6 +186,7 @@ impl Default for LimitsConfig {
             login_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
             max_poll_wait_ms: 30_000,
+            max_subscriptions: 64,
             listen_backlog: 4096,
         }
     }

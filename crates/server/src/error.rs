@@ -36,6 +36,10 @@ pub enum ServerError {
     PartitionNotFound(u32),
     #[error("invalid offset {0}")]
     InvalidOffset(u64),
+    #[error("subscription {0} not found")]
+    SubscriptionNotFound(u32),
+    #[error("too many subscriptions on one connection (at most {0})")]
+    TooManySubscriptions(usize),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
     /// A shard or partition task is gone (shutting down).
@@ -71,6 +75,8 @@ impl ServerError {
             Self::InvalidPartitionsCount(_) => status::INVALID_PARTITIONS_COUNT,
             Self::PartitionNotFound(_) => status::PARTITION_NOT_FOUND,
             Self::InvalidOffset(_) => status::INVALID_OFFSET,
+            Self::SubscriptionNotFound(_) => status::SUBSCRIPTION_NOT_FOUND,
+            Self::TooManySubscriptions(_) => status::TOO_MANY_SUBSCRIPTIONS,
             Self::Storage(_) => status::CANNOT_APPEND_MESSAGE,
             Self::Internal(_) => status::ERROR,
         }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod handlers;
 pub mod metadata;
+pub mod push;
 pub mod session;
 pub mod shard;
 pub mod storage;

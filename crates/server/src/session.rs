@@ -9,7 +9,7 @@ use eddy_wire::codes::command;
 use crate::error::ServerError;
 
 /// A client connection's session.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Session {
     pub client_id: u32,
     /// Set by a successful LOGIN_USER.
@@ -24,6 +24,11 @@ pub struct Session {
     pub close: Option<&'static str>,
     /// Set by a deferred poll's handler: the transport waits for its reply.
     pub pending_poll: Option<crate::shard::message::PendingPoll>,
+    /// The transport can watch the socket while it waits (not over TLS): push subscriptions
+    /// need it.
+    pub watchable: bool,
+    /// Push subscriptions (none until the first SUBSCRIBE: a connection at rest pays nothing).
+    pub subscriptions: Option<Box<crate::push::Subscriptions>>,
     /// Until when the connection may stay without logging in.
     login_deadline: Instant,
     login_timeout: Duration,
@@ -40,6 +45,8 @@ impl Session {
             failed_logins: 0,
             close: None,
             pending_poll: None,
+            subscriptions: None,
+            watchable: true,
             login_deadline: Instant::now() + login_timeout,
             login_timeout,
         }

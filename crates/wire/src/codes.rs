@@ -38,6 +38,12 @@ pub mod command {
     pub const PURGE_TOPIC: u32 = 305;
     pub const CREATE_PARTITIONS: u32 = 402;
     pub const DELETE_PARTITIONS: u32 = 403;
+    /// Eddy's push subscriptions (an extension: Iggy's codes stop at 605, one hundred per
+    /// resource; 9000–9099 are Eddy's). See `commands::push` and docs/PROTOCOL.md.
+    pub const SUBSCRIBE: u32 = 9000;
+    /// Adds messages and bytes to a subscription's credit.
+    pub const GRANT_CREDIT: u32 = 9001;
+    pub const UNSUBSCRIBE: u32 = 9002;
 
     /// A short name for logs.
     pub fn name(code: u32) -> &'static str {
@@ -70,6 +76,9 @@ pub mod command {
             PURGE_TOPIC => "purge_topic",
             CREATE_PARTITIONS => "create_partitions",
             DELETE_PARTITIONS => "delete_partitions",
+            SUBSCRIBE => "subscribe",
+            GRANT_CREDIT => "grant_credit",
+            UNSUBSCRIBE => "unsubscribe",
             _ => "unknown",
         }
     }
@@ -78,6 +87,9 @@ pub mod command {
 /// Status codes (response `status` field; Iggy's error codes). 0 is success.
 pub mod status {
     pub const OK: u32 = 0;
+    /// Not a status: marks a frame the server pushes to a subscribed connection (Eddy's
+    /// extension), in the place a reply's status goes. Far from every Iggy error code (< 14000).
+    pub const PUSH_FRAME: u32 = 0xEDD0_0001;
     pub const ERROR: u32 = 1;
     pub const INVALID_COMMAND: u32 = 3;
     pub const INVALID_FORMAT: u32 = 4;
@@ -104,4 +116,8 @@ pub mod status {
     pub const EMPTY_MESSAGE_PAYLOAD: u32 = 4024;
     pub const INVALID_MESSAGE_PAYLOAD_LENGTH: u32 = 4025;
     pub const INVALID_OFFSET: u32 = 4100;
+    /// Eddy's extension: GRANT_CREDIT or UNSUBSCRIBE named no subscription of the connection.
+    pub const SUBSCRIPTION_NOT_FOUND: u32 = 9000;
+    /// Eddy's extension: the connection holds `limits.max_subscriptions` already.
+    pub const TOO_MANY_SUBSCRIPTIONS: u32 = 9001;
 }

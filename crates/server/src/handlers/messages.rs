@@ -12,7 +12,7 @@ use crate::error::ServerError;
 use crate::metadata::PartitionKey;
 use crate::session::Session;
 use crate::shard::ShardCtx;
-use crate::shard::message::{Deferral, PartitionOp, PendingPoll, Polled, ask};
+use crate::shard::message::{Deferral, PartitionOp, PendingPoll, Polled, ask, waiter_id};
 use crate::transport::conn::Reply;
 
 pub async fn send(ctx: &ShardCtx, mut payload: BytesMut) -> Result<Reply, ServerError> {
@@ -83,7 +83,8 @@ pub async fn poll_deferred(
         deadline: std::time::Instant::now() + wait,
         min_count: req.min_count,
         max_bytes: req.max_bytes,
-        waiter: session.client_id,
+        exact_bytes: false,
+        waiter: waiter_id(session.client_id, 0),
     };
     let consumer = (poll.consumer.kind, poll.consumer.id.clone());
     let (strategy, count, auto_commit) = (poll.strategy, poll.count, poll.auto_commit);
@@ -93,7 +94,7 @@ pub async fn poll_deferred(
     handle.tx.send_async(op).await.map_err(|_| ServerError::Internal("partition is closed"))?;
     // The transport waits for the reply (reading the socket meanwhile); this reply is unused.
     session.pending_poll =
-        Some(PendingPoll { reply: rx, partition: handle.tx, waiter: session.client_id });
+        Some(PendingPoll { reply: rx, partition: handle.tx, waiter: defer.waiter });
     Ok(Reply::default())
 }
 

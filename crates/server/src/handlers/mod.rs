@@ -3,6 +3,7 @@
 
 pub(crate) mod messages;
 mod offsets;
+mod push;
 mod streams;
 mod system;
 mod topics;
@@ -87,6 +88,9 @@ pub async fn handle(
         c::GET_CONSUMER_OFFSET => offsets::get(ctx, &payload).await,
         c::STORE_CONSUMER_OFFSET => offsets::store(ctx, &payload).await,
         c::DELETE_CONSUMER_OFFSET => offsets::delete(ctx, &payload).await,
+        c::SUBSCRIBE => push::subscribe(ctx, session, &payload).await,
+        c::GRANT_CREDIT => push::grant(session, &payload).await,
+        c::UNSUBSCRIBE => push::unsubscribe(session, &payload).await,
         _ => Err(ServerError::FeatureUnavailable(c::name(code))),
     }
 }

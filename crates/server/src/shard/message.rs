@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::{Bytes, BytesMut};
 use eddy_wire::Identifier;
 use eddy_wire::commands::messages::PollingStrategy;
+use eddy_wire::message::MessageHeader;
 
 use crate::error::ServerError;
 use crate::metadata::{Catalog, PartitionKey, TopicSettings};
@@ -24,9 +25,53 @@ pub struct Polled {
     pub partition: u32,
     /// The offset of the last stored message (Iggy's `current_offset`).
     pub current_offset: u64,
+    /// The offset of the first message returned (when any are).
+    pub start: u64,
+    /// None returned although messages are readable: the first one exceeds a hard byte limit.
+    pub held: bool,
     pub count: u32,
     /// Stored message bytes, returned as they are on disk.
     pub chunks: Vec<Bytes>,
+}
+
+impl Polled {
+    /// The stored bytes returned.
+    pub fn bytes(&self) -> u64 {
+        self.chunks.iter().map(|c| c.len() as u64).sum()
+    }
+
+    /// The first messages of this read, at most `count` and `max_bytes` of them (sharing its
+    /// bytes, no copy); with `exact` false the first message comes whatever its size.
+    pub fn prefix(&self, count: u32, max_bytes: u64, exact: bool) -> Polled {
+        if self.count <= count && self.bytes() <= max_bytes {
+            return self.clone();
+        }
+        let mut out = Polled { chunks: Vec::new(), count: 0, held: false, ..*self };
+        let mut bytes = 0u64;
+        for chunk in &self.chunks {
+            let mut at = 0usize;
+            while at < chunk.len() && out.count < count {
+                let Some(header) = chunk.get(at..).and_then(MessageHeader::parse) else { break };
+                let len = usize::try_from(header.total_len()).unwrap_or(usize::MAX);
+                let Some(end) = at.checked_add(len).filter(|&e| e <= chunk.len()) else { break };
+                let within = bytes.saturating_add(len as u64) <= max_bytes;
+                if !within && (exact || out.count > 0) {
+                    break;
+                }
+                bytes = bytes.saturating_add(len as u64);
+                out.count += 1;
+                at = end;
+            }
+            if at > 0 {
+                out.chunks.push(chunk.slice(..at));
+            }
+            if at < chunk.len() || out.count >= count {
+                break;
+            }
+        }
+        out.held = exact && out.count == 0 && self.count > 0;
+        out
+    }
 }
 
 /// An operation on one partition, executed by the shard that owns it.
@@ -46,10 +91,30 @@ pub enum PartitionOp {
         defer: Option<Deferral>,
         reply: Reply<Polled>,
     },
-    /// Answers the waiting poll of `waiter` now, with what is there (a cancel, or its
-    /// connection went away). No reply of its own.
+    /// A subscription's wait for messages from `start` (see `push`): answered as a deferred
+    /// poll is, on the subscription's connection channel.
+    Push {
+        consumer: ConsumerId,
+        start: u64,
+        count: u32,
+        auto_commit: bool,
+        defer: Deferral,
+        to: PushTo,
+    },
+    /// Where `strategy` starts a subscription now (the next offset for a timestamp past
+    /// every message).
+    StartOf {
+        consumer: ConsumerId,
+        strategy: PollingStrategy,
+        count: u32,
+        reply: Reply<u64>,
+    },
+    /// Ends the wait of `waiter` now: with `answer`, it is answered with what is there (a
+    /// cancel), else dropped unanswered (its connection or subscription went away). No reply
+    /// of its own.
     CancelWait {
-        waiter: u32,
+        waiter: u64,
+        answer: bool,
     },
     /// `(current offset, stored offset)`; `None` when nothing is stored.
     GetOffset {
@@ -94,6 +159,8 @@ impl PartitionOp {
             | Self::DeleteOffset { reply, .. }
             | Self::Flush { reply, .. }
             | Self::Purge { reply } => drop(reply.send(Err(error()))),
+            Self::StartOf { reply, .. } => drop(reply.send(Err(error()))),
+            Self::Push { to, .. } => to.send(Err(error())),
             Self::Close { reply, .. } => drop(reply.send(Ok(()))),
             Self::CancelWait { .. } => {}
         }
@@ -107,13 +174,13 @@ impl PartitionOp {
 pub struct PendingPoll {
     pub reply: flume::Receiver<Result<Polled, ServerError>>,
     pub partition: flume::Sender<PartitionOp>,
-    pub waiter: u32,
+    pub waiter: u64,
 }
 
 impl PendingPoll {
     /// Asks the owner to answer the poll now, with what is there.
     pub async fn cancel(&self) {
-        let op = PartitionOp::CancelWait { waiter: self.waiter };
+        let op = PartitionOp::CancelWait { waiter: self.waiter, answer: true };
         self.partition.send_async(op).await.ok();
     }
 
@@ -122,7 +189,62 @@ impl PendingPoll {
     pub async fn abandon(self) {
         let Self { reply, partition, waiter } = self;
         drop(reply);
-        partition.send_async(PartitionOp::CancelWait { waiter }).await.ok();
+        partition.send_async(PartitionOp::CancelWait { waiter, answer: false }).await.ok();
+    }
+}
+
+/// Who waits in a partition's owner: a connection's deferred poll, or `client << 32 | n` for
+/// its subscription `n` (the deferred poll is `n = 0`).
+pub fn waiter_id(client: u32, subscription: u32) -> u64 {
+    (u64::from(client) << 32) | u64::from(subscription)
+}
+
+/// What a subscription's wait is answered with, on its connection's channel.
+#[derive(Debug)]
+pub struct Pushed {
+    pub subscription: u32,
+    pub partition: u32,
+    pub result: Result<Polled, ServerError>,
+}
+
+/// Where a subscription's wait is answered: the connection's one channel for all of them.
+#[derive(Debug, Clone)]
+pub struct PushTo {
+    pub tx: flume::Sender<Pushed>,
+    pub subscription: u32,
+    pub partition: u32,
+}
+
+impl PushTo {
+    pub fn send(&self, result: Result<Polled, ServerError>) {
+        let pushed = Pushed { subscription: self.subscription, partition: self.partition, result };
+        self.tx.send(pushed).ok();
+    }
+}
+
+/// Where a waiting poll's answer goes.
+#[derive(Debug)]
+pub enum WaitReply {
+    /// A deferred poll's one reply.
+    Poll(Reply<Polled>),
+    /// A subscription's wait.
+    Push(PushTo),
+}
+
+impl WaitReply {
+    pub fn send(self, result: Result<Polled, ServerError>) {
+        match self {
+            Self::Poll(reply) => drop(reply.send(result)),
+            Self::Push(to) => to.send(result),
+        }
+    }
+
+    /// The connection that waits is gone.
+    pub fn is_disconnected(&self) -> bool {
+        match self {
+            Self::Poll(reply) => reply.is_disconnected(),
+            Self::Push(to) => to.tx.is_disconnected(),
+        }
     }
 }
 
@@ -133,8 +255,11 @@ pub struct Deferral {
     pub deadline: std::time::Instant,
     pub min_count: u32,
     pub max_bytes: u32,
-    /// Who waits (the connection's client id): its cancel names it.
-    pub waiter: u32,
+    /// `max_bytes` is a hard limit (a subscription's credit): a first message larger than it
+    /// is not returned. Otherwise one message is returned whatever its size.
+    pub exact_bytes: bool,
+    /// Who waits ([`waiter_id`]): its cancel names it.
+    pub waiter: u64,
 }
 
 #[derive(Debug, Default)]
@@ -143,6 +268,9 @@ pub struct PartitionStats {
     pub messages: AtomicU64,
     pub size_bytes: AtomicU64,
     pub segments: AtomicU64,
+    /// Waiting polls and subscription waits on every partition of the server (one gauge,
+    /// shared by all partitions).
+    pub waiting: Arc<AtomicU64>,
 }
 
 impl PartitionStats {
@@ -221,4 +349,42 @@ pub async fn ask<T>(
     let (reply, rx) = flume::bounded(1);
     tx.send_async(make(reply)).await.map_err(|_| ServerError::Internal("partition is closed"))?;
     rx.recv_async().await.map_err(|_| ServerError::Internal("partition dropped the request"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Messages with payloads of these sizes, in two chunks: `[a, b]` and `[c]`.
+    fn polled(sizes: [usize; 3]) -> Polled {
+        let mut chunks = Vec::new();
+        for group in [&sizes[..2], &sizes[2..]] {
+            let mut out = BytesMut::new();
+            for (i, &size) in group.iter().enumerate() {
+                eddy_wire::message::encode_message(&mut out, i as u128, 0, &vec![1; size], &[]);
+            }
+            chunks.push(out.freeze());
+        }
+        Polled { partition: 0, current_offset: 2, start: 0, held: false, count: 3, chunks }
+    }
+
+    #[test]
+    fn a_prefix_cuts_whole_messages_and_shares_the_bytes() {
+        let p = polled([10, 20, 30]);
+        let (a, b, c) = (74u64, 84u64, 94u64);
+        assert_eq!(p.bytes(), a + b + c);
+        let all = p.prefix(3, u64::MAX, true);
+        assert_eq!((all.count, all.bytes()), (3, a + b + c));
+        let two = p.prefix(2, u64::MAX, true);
+        assert_eq!((two.count, two.bytes(), two.chunks.len()), (2, a + b, 1));
+        assert_eq!(two.chunks[0].as_ptr(), p.chunks[0].as_ptr(), "the same bytes, no copy");
+        let budget = p.prefix(3, a + b + c - 1, true);
+        assert_eq!((budget.count, budget.bytes()), (2, a + b), "the third does not fit");
+        let one = p.prefix(3, a, true);
+        assert_eq!((one.count, one.chunks.len()), (1, 1));
+        let none = p.prefix(3, a - 1, true);
+        assert!(none.count == 0 && none.chunks.is_empty() && none.held, "exact: held back");
+        let first = p.prefix(3, 1, false);
+        assert!(first.count == 1 && !first.held, "not exact: the first comes anyway");
+    }
 }

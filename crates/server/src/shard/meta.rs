@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use super::message::{
     Install, MetaOp, MetaOutcome, MetaRequest, OpenPartition, PartitionHandle, PartitionOp,
@@ -21,9 +22,12 @@ use crate::storage::dirs;
 pub const PARTITION_QUEUE: usize = 1024;
 
 /// Creates the channel and counters of a partition.
-pub fn new_partition(key: PartitionKey) -> (PartitionHandle, OpenPartition) {
+pub fn new_partition(
+    key: PartitionKey,
+    waiting: &Arc<AtomicU64>,
+) -> (PartitionHandle, OpenPartition) {
     let (tx, rx) = flume::bounded(PARTITION_QUEUE);
-    let stats = Arc::new(PartitionStats::default());
+    let stats = Arc::new(PartitionStats { waiting: waiting.clone(), ..PartitionStats::default() });
     (PartitionHandle { tx, stats: stats.clone() }, OpenPartition { key, rx, stats })
 }
 
@@ -33,6 +37,8 @@ pub struct MetaOwner {
     pub catalog: Catalog,
     pub partitions: HashMap<PartitionKey, PartitionHandle>,
     pub shards: Vec<flume::Sender<Install>>,
+    /// The server's gauge of waiting polls, given to every partition it creates.
+    pub waiting: Arc<AtomicU64>,
 }
 
 impl MetaOwner {
@@ -114,7 +120,7 @@ impl MetaOwner {
         }
         let mut opens: Vec<Vec<OpenPartition>> = self.shards.iter().map(|_| Vec::new()).collect();
         for key in opened {
-            let (handle, open) = new_partition(key);
+            let (handle, open) = new_partition(key, &self.waiting);
             self.partitions.insert(key, handle);
             opens[owner(key, self.shards.len())].push(open);
         }

@@ -116,11 +116,17 @@ pub struct ServerHandle {
     pub generated_root_password: Option<String>,
     stop: Vec<flume::Sender<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    waiting: Arc<std::sync::atomic::AtomicU64>,
     /// Held until the shards are gone: one process per data directory.
     _lock: DataDirLock,
 }
 
 impl ServerHandle {
+    /// How many polls and subscription waits wait in partition owners now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Stops every shard cleanly (each partition syncs and writes its checkpoint) and waits
     /// for their threads.
     pub fn stop(mut self) {
@@ -278,8 +284,9 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     let n = config.shard_count();
     let mut handles = HashMap::new();
     let mut opens: Vec<Vec<OpenPartition>> = (0..n).map(|_| Vec::new()).collect();
+    let waiting = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for key in catalog.partitions() {
-        let (handle, open) = new_partition(key);
+        let (handle, open) = new_partition(key, &waiting);
         handles.insert(key, handle);
         opens[owner(key, n)].push(open);
     }
@@ -319,8 +326,13 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         ),
         tls,
     });
-    let mut owner_state =
-        Some(MetaOwner { data_dir, catalog, partitions: handles, shards: install_txs });
+    let mut owner_state = Some(MetaOwner {
+        data_dir,
+        catalog,
+        partitions: handles,
+        shards: install_txs,
+        waiting: waiting.clone(),
+    });
     let mut meta_rx = Some(meta_rx);
     let (ready_tx, ready_rx) = flume::unbounded();
     let mut threads = Vec::new();
@@ -362,7 +374,15 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     if let Some(addr) = ws_addr {
         tracing::info!(%addr, shards = n, "WebSocket listening");
     }
-    Ok(ServerHandle { tcp_addr, ws_addr, generated_root_password, stop, threads, _lock: lock })
+    Ok(ServerHandle {
+        tcp_addr,
+        ws_addr,
+        generated_root_password,
+        stop,
+        threads,
+        waiting,
+        _lock: lock,
+    })
 }
 
 /// Everything a shard thread starts with.

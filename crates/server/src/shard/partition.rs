@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use eddy_wire::commands::messages::PollingStrategy;
 
-use super::message::{ConsumerId, Deferral, PartitionOp, PartitionStats, Polled, Reply};
+use super::message::{ConsumerId, Deferral, PartitionOp, PartitionStats, Polled, Reply, WaitReply};
 use super::waiting::{Waiter, Waiters};
 use crate::error::ServerError;
 use crate::metadata::PartitionKey;
@@ -64,7 +64,8 @@ impl PartitionActor {
         let dir = partition_dir(data_dir, key);
         let log = PartitionLog::open(&dir, segment_size, policy).await?;
         let offsets = Offsets::load(&dir)?;
-        let actor = Self { key, log, offsets, policy, stats, waiters: Waiters::default() };
+        let waiters = Waiters::new(stats.waiting.clone());
+        let actor = Self { key, log, offsets, policy, stats, waiters };
         actor.publish();
         Ok(actor)
     }
@@ -146,10 +147,26 @@ impl PartitionActor {
                     auto_commit,
                     defer: Some(defer),
                     reply,
-                } => self.poll_deferred(consumer, strategy, count, auto_commit, defer, reply).await,
-                PartitionOp::CancelWait { waiter } => {
+                } => {
+                    let reply = WaitReply::Poll(reply);
+                    self.poll_deferred(consumer, strategy, count, auto_commit, defer, reply).await
+                }
+                PartitionOp::Push { consumer, start, count, auto_commit, defer, to } => {
+                    let start = start.max(self.log.first_offset());
+                    let reply = WaitReply::Push(to);
+                    self.wait(Waiter { consumer, start, count, auto_commit, defer, reply }).await;
+                }
+                PartitionOp::StartOf { consumer, strategy, count, reply } => {
+                    let start = self.start_of(&consumer, strategy, count).await.map(|start| {
+                        start.unwrap_or(self.log.readable_end()).max(self.log.first_offset())
+                    });
+                    reply.send(start).ok();
+                }
+                PartitionOp::CancelWait { waiter, answer } => {
                     let cancelled = self.waiters.take_due(|w| w.defer.waiter == waiter);
-                    self.answer_all(cancelled).await;
+                    if answer {
+                        self.answer_all(cancelled).await;
+                    }
                 }
                 PartitionOp::GetOffset { consumer, reply } => {
                     let current = self.log.readable_end().saturating_sub(1);
@@ -267,18 +284,22 @@ impl PartitionActor {
         count: u32,
         auto_commit: bool,
         defer: Deferral,
-        reply: Reply<Polled>,
+        reply: WaitReply,
     ) {
         let start = match self.start_of(&consumer, strategy, count).await {
             Ok(start) => start.unwrap_or(self.log.readable_end()),
             Err(e) => {
-                reply.send(Err(e)).ok();
+                reply.send(Err(e));
                 return;
             }
         };
         let start = start.max(self.log.first_offset());
-        let waiter = Waiter { consumer, start, count, auto_commit, defer, reply };
-        if count == 0 || self.is_due(&waiter) {
+        self.wait(Waiter { consumer, start, count, auto_commit, defer, reply }).await;
+    }
+
+    /// Answers `waiter` now if it is due, else keeps it.
+    async fn wait(&mut self, waiter: Waiter) {
+        if waiter.count == 0 || self.is_due(&waiter) {
             self.answer_all(vec![waiter]).await;
         } else {
             self.waiters.push(waiter);
@@ -300,39 +321,57 @@ impl PartitionActor {
     }
 
     /// Replies to each waiter with what is readable from its start now (nothing to a client
-    /// that is gone: its auto-commit must not move past messages it never got). Waiters that ask
-    /// for the same range (a fan-out: many consumers at the head of one partition) share one
-    /// read: their replies hold the same stored bytes, not copies.
+    /// that is gone: its auto-commit must not move past messages it never got). Waiters that
+    /// start at the same offset (a fan-out: many consumers at the head of one partition) share
+    /// one read, as large as the largest of them asks: each reply is a prefix of it holding the
+    /// same stored bytes, not copies.
     async fn answer_all(&mut self, waiters: Vec<Waiter>) {
-        let mut shared: Option<((u64, u32, u32), Polled)> = None;
-        for w in waiters {
-            if w.reply.is_disconnected() {
-                continue;
+        let waiters: Vec<Waiter> =
+            waiters.into_iter().filter(|w| !w.reply.is_disconnected()).collect();
+        let budget = |w: &Waiter| match w.defer.max_bytes {
+            0 => crate::storage::log::MAX_READ_BYTES,
+            n => u64::from(n),
+        };
+        // Per start: the most any waiter there asks for, then its read.
+        let mut reads: Vec<(u64, u32, u64, Option<Polled>)> = Vec::new();
+        for w in &waiters {
+            match reads.iter_mut().find(|r| r.0 == w.start) {
+                Some(r) => {
+                    r.1 = r.1.max(w.count);
+                    r.2 = r.2.max(budget(w));
+                }
+                None => reads.push((w.start, w.count, budget(w), None)),
             }
-            let key = (w.start, w.count, w.defer.max_bytes);
-            let polled = match &shared {
-                Some((k, polled)) if *k == key => Ok(polled.clone()),
-                _ => {
-                    let read = self.read_range(w.start, w.count, w.defer.max_bytes).await;
+        }
+        for w in waiters {
+            let Some(at) = reads.iter().position(|r| r.0 == w.start) else { continue };
+            let read = match &reads[at].3 {
+                Some(polled) => Ok(polled.clone()),
+                None => {
+                    let (start, count, bytes, _) = reads[at];
+                    let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+                    let read = self.read_range(start, count, bytes).await;
                     if let Ok(polled) = &read {
-                        shared = Some((key, polled.clone()));
+                        reads[at].3 = Some(polled.clone());
                     }
                     read
                 }
             };
+            let polled = read.map(|p| p.prefix(w.count, budget(&w), w.defer.exact_bytes));
             let result = match polled {
                 Ok(polled) if w.auto_commit => {
                     self.commit(w.consumer, w.start, polled.count).await.map(|()| polled)
                 }
                 other => other,
             };
-            w.reply.send(result).ok();
+            w.reply.send(result);
         }
     }
 
     fn empty(&self) -> Polled {
         let current_offset = self.log.readable_end().saturating_sub(1);
-        Polled { partition: self.key.partition, current_offset, count: 0, chunks: Vec::new() }
+        let start = self.log.readable_end();
+        Polled { partition: self.key.partition, current_offset, start, ..Polled::default() }
     }
 
     /// Reads up to `count` messages from `start` (at most `max_bytes`, 0: no budget), never
@@ -357,6 +396,8 @@ impl PartitionActor {
         Ok(Polled {
             partition: self.key.partition,
             current_offset,
+            start: start.max(self.log.first_offset()),
+            held: false,
             count: read.count as u32,
             chunks: read.chunks,
         })

@@ -2,11 +2,13 @@
 //! deadline, and which are due after an append, at a deadline or on a cancel. Plain data: the
 //! owner reads the log and replies. A waiter is ~100 bytes plus its reply channel.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::message::{ConsumerId, Deferral, Polled, Reply};
+use super::message::{ConsumerId, Deferral, WaitReply};
 
-/// A poll that waits.
+/// A poll (or a subscription) that waits.
 #[derive(Debug)]
 pub struct Waiter {
     pub consumer: ConsumerId,
@@ -15,7 +17,7 @@ pub struct Waiter {
     pub count: u32,
     pub auto_commit: bool,
     pub defer: Deferral,
-    pub reply: Reply<Polled>,
+    pub reply: WaitReply,
 }
 
 impl Waiter {
@@ -35,15 +37,22 @@ impl Waiter {
     }
 }
 
-/// The waiting polls of one partition, in arrival order.
+/// The waiting polls of one partition, in arrival order, counted in a gauge the whole server
+/// shares (`ServerHandle::waiting`).
 #[derive(Debug, Default)]
 pub struct Waiters {
     list: Vec<Waiter>,
+    gauge: Arc<AtomicU64>,
 }
 
 impl Waiters {
+    pub fn new(gauge: Arc<AtomicU64>) -> Self {
+        Self { list: Vec::new(), gauge }
+    }
+
     pub fn push(&mut self, waiter: Waiter) {
         self.list.push(waiter);
+        self.gauge.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -64,7 +73,14 @@ impl Waiters {
         let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) =
             std::mem::take(&mut self.list).into_iter().partition(|w| due(w));
         self.list = waiting;
+        self.gauge.fetch_sub(ready.len() as u64, Ordering::Relaxed);
         ready
+    }
+}
+
+impl Drop for Waiters {
+    fn drop(&mut self) {
+        self.gauge.fetch_sub(self.list.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -75,14 +91,17 @@ mod tests {
     use super::*;
 
     fn waiter(start: u64, count: u32, min_count: u32, max_bytes: u32) -> (Waiter, impl Drop) {
-        let (reply, rx) = flume::bounded(1);
+        let (reply, rx) =
+            flume::bounded::<Result<super::super::message::Polled, crate::error::ServerError>>(1);
         let defer = Deferral {
             deadline: Instant::now() + Duration::from_secs(60),
             min_count,
             max_bytes,
+            exact_bytes: false,
             waiter: 1,
         };
         let consumer = (1, eddy_wire::Identifier::Numeric(1));
+        let reply = WaitReply::Poll(reply);
         (Waiter { consumer, start, count, auto_commit: false, defer, reply }, rx)
     }
 
@@ -118,6 +137,7 @@ mod tests {
         let due = waiters.take_due(|w| w.start < 9);
         assert_eq!(due.iter().map(|w| w.start).collect::<Vec<_>>(), vec![5, 0]);
         assert_eq!(waiters.len(), 1);
+        assert_eq!(waiters.gauge.load(Ordering::Relaxed), 1, "the gauge counts who waits");
         assert!(waiters.next_deadline().is_some());
     }
 }

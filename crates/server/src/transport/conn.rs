@@ -19,9 +19,10 @@ use eddy_wire::framing::{FramingError, REQUEST_HEADER_LEN, RequestHeader};
 use super::admission::{Permit, Refusal};
 use super::readiness::{Either, Readiness, first};
 use crate::handlers;
+use crate::push::Subscriptions;
 use crate::session::Session;
 use crate::shard::ShardCtx;
-use crate::shard::message::PendingPoll;
+use crate::shard::message::{PendingPoll, Pushed};
 
 /// A reply: status, then a payload made of a small head and stored chunks.
 #[derive(Debug, Default)]
@@ -206,12 +207,30 @@ pub struct PollWait {
     cancel_sent: bool,
 }
 
-/// What ended a [`PollWait::next`].
+/// What ended a [`PollWait::next`] or an [`idle`] wait.
 pub enum Woke {
     /// The socket can be read (or failed).
     Readable(std::io::Result<()>),
     /// The poll's reply.
     Reply(Reply),
+    /// A subscription's wait was answered.
+    Pushed(Pushed),
+}
+
+/// Waits until `stream` is readable or one of `subscriptions`' waits is answered (a connection
+/// with subscriptions at rest). Dropping it loses nothing.
+pub async fn idle<S: Readiness>(stream: &S, subscriptions: &Subscriptions) -> Woke {
+    match first(stream.readable(), subscriptions.next()).await {
+        Either::Left(ready) => Woke::Readable(ready),
+        Either::Right(pushed) => Woke::Pushed(pushed),
+    }
+}
+
+/// Takes `pushed` and every other answer already queued, and returns the frames to push.
+pub async fn pushes(subscriptions: &mut Subscriptions, pushed: Pushed) -> Vec<Reply> {
+    subscriptions.take(pushed).await;
+    subscriptions.take_queued().await;
+    subscriptions.take_frames()
 }
 
 impl PollWait {
@@ -219,11 +238,23 @@ impl PollWait {
         Self { poll, cancel_sent: false }
     }
 
-    /// Waits until `stream` is readable or the reply comes.
-    pub async fn next<S: Readiness>(&self, stream: &S) -> Woke {
+    /// Waits until `stream` is readable, the reply comes, or a wait of `subscriptions` is
+    /// answered.
+    pub async fn next<S: Readiness>(
+        &self,
+        stream: &S,
+        subscriptions: Option<&Subscriptions>,
+    ) -> Woke {
         // A dropped `recv_async` leaves the reply queued.
-        match first(stream.readable(), self.poll.reply.recv_async()).await {
-            Either::Left(ready) => Woke::Readable(ready),
+        let reply = self.poll.reply.recv_async();
+        let Some(subscriptions) = subscriptions else {
+            return match first(stream.readable(), reply).await {
+                Either::Left(ready) => Woke::Readable(ready),
+                Either::Right(reply) => Woke::Reply(into_reply(reply)),
+            };
+        };
+        match first(idle(stream, subscriptions), reply).await {
+            Either::Left(woke) => woke,
             Either::Right(reply) => Woke::Reply(into_reply(reply)),
         }
     }

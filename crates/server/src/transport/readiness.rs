@@ -15,6 +15,12 @@ pub trait Readiness {
     /// Resolves once bytes (or EOF) can be read; dropping it while pending loses nothing. A
     /// stream with no such wait never resolves.
     fn readable(&self) -> impl Future<Output = io::Result<()>>;
+
+    /// Whether [`Self::readable`] ever resolves (a connection that cannot watch its socket
+    /// serves no push subscriptions: it would stop reading its client's requests).
+    fn watchable(&self) -> bool {
+        true
+    }
 }
 
 impl Readiness for TcpStream {
@@ -27,6 +33,10 @@ impl Readiness for TcpStream {
 impl Readiness for eddy_ws::tls::TlsStream<TcpStream> {
     async fn readable(&self) -> io::Result<()> {
         std::future::pending().await
+    }
+
+    fn watchable(&self) -> bool {
+        false
     }
 }
 

@@ -22,10 +22,11 @@ use eddy_wire::commands::system::TRANSPORT_TCP;
 
 use super::admission::{Permit, Refusal};
 use super::conn::{
-    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, make_room,
-    read_until, run_buffered,
+    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, idle, make_room,
+    pushes, read_until, run_buffered,
 };
 use super::readiness::Readiness;
+use crate::push::Subscriptions;
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
@@ -78,9 +79,25 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
 ) -> std::io::Result<()> {
     let client_id = ctx.shared.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
     let mut session = Session::new(client_id, TRANSPORT_TCP, peer, ctx.config.login_timeout());
+    session.watchable = stream.watchable();
     let mut buf = BytesMut::with_capacity(READ_BASE);
     let mut need = 0;
     loop {
+        // With subscriptions, the connection waits for its client or a push, whichever first
+        // (and reads only once readable, so no read is dropped).
+        while let Some(subs) = session.subscriptions.as_mut() {
+            match idle(&stream, subs).await {
+                Woke::Pushed(pushed) => {
+                    let frames = pushes(subs, pushed).await;
+                    write_replies(&mut stream, frames).await?;
+                }
+                Woke::Readable(ready) => {
+                    ready?;
+                    break;
+                }
+                Woke::Reply(_) => break, // `idle` waits for no poll
+            }
+        }
         make_room(&mut buf, need, READ_BASE / 2);
         let deadline = session.read_deadline(!buf.is_empty(), ctx.config.request_timeout());
         let Some(BufResult(res, b)) = read_until(deadline, stream.append(buf)).await else {
@@ -101,15 +118,18 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
                 Buffered::Waiting { replies, poll } => {
                     write_replies(&mut stream, replies).await?;
                     let max = ctx.config.limits.max_request_size;
-                    match read_while_waiting(&mut stream, &mut buf, PollWait::new(poll), max)
-                        .await?
-                    {
+                    let wait = PollWait::new(poll);
+                    let subs = &mut session.subscriptions;
+                    match read_while_waiting(&mut stream, &mut buf, wait, subs, max).await? {
                         Some(reply) => (vec![reply], None, true),
                         None => return Ok(()),
                     }
                 }
             };
             write_replies(&mut stream, replies).await?;
+            if let Some(subs) = session.subscriptions.as_mut() {
+                write_replies(&mut stream, subs.take_frames()).await?;
+            }
             if let Some(reason) = close {
                 tracing::debug!(%peer, reason, "closing the connection");
                 stream.shutdown().await.ok();
@@ -128,17 +148,28 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
 /// Reads into `buf` (up to `MAX_BUFFERED_WHILE_WAITING`) until the deferred poll's reply comes
 /// or a cancel among the bytes makes it come; `None` when the client went away (the poll is
 /// abandoned). Reads start only once the socket is readable, so no read is ever dropped.
-async fn read_while_waiting<S: AsyncRead + Readiness>(
+async fn read_while_waiting<S: AsyncRead + AsyncWrite + Readiness>(
     stream: &mut S,
     buf: &mut BytesMut,
     mut wait: PollWait,
+    subscriptions: &mut Option<Box<Subscriptions>>,
     max_request: usize,
 ) -> std::io::Result<Option<Reply>> {
     // Requests buffered behind the poll (a pipelined cancel) count as arrived.
     wait.saw(buf, max_request).await;
     while buf.len() < MAX_BUFFERED_WHILE_WAITING {
-        match wait.next(&*stream).await {
+        match wait.next(&*stream, subscriptions.as_deref()).await {
             Woke::Reply(reply) => return Ok(Some(reply)),
+            Woke::Pushed(pushed) => {
+                if let Some(subs) = subscriptions.as_mut() {
+                    let frames = pushes(subs, pushed).await;
+                    if let Err(e) = write_replies(stream, frames).await {
+                        wait.abandon().await;
+                        return Err(e);
+                    }
+                }
+                continue;
+            }
             Woke::Readable(Err(e)) => {
                 wait.abandon().await;
                 return Err(e);

@@ -20,10 +20,11 @@ use eddy_ws::{CloseCode, CloseFrame, Config as WsConfig, Message, Rejection, Web
 
 use super::admission::{Permit, Refusal};
 use super::conn::{
-    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, read_until,
-    run_buffered,
+    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, idle, pushes,
+    read_until, run_buffered,
 };
 use super::readiness::Readiness;
+use crate::push::Subscriptions;
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
@@ -94,8 +95,29 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
     let client_id = ctx.shared.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
     let mut session =
         Session::new(client_id, TRANSPORT_WEBSOCKET, peer, ctx.config.login_timeout());
+    session.watchable = ws.get_ref().watchable();
     let mut pending = BytesMut::new();
     loop {
+        // With subscriptions, the connection waits for its client or a push, whichever first
+        // (and reads only once input is there, so no read is dropped).
+        while let Some(subs) = session.subscriptions.as_mut() {
+            if ws.buffered_input() > 0 {
+                break;
+            }
+            match idle(ws.get_ref(), subs).await {
+                Woke::Pushed(pushed) => {
+                    for frame in pushes(subs, pushed).await {
+                        feed(&mut ws, frame)?;
+                    }
+                    ws.flush().await?;
+                }
+                Woke::Readable(ready) => {
+                    ready?;
+                    break;
+                }
+                Woke::Reply(_) => break, // `idle` waits for no poll
+            }
+        }
         let deadline = session.read_deadline(!pending.is_empty(), ctx.config.request_timeout());
         let Some(read) = read_until(deadline, ws.read()).await else {
             tracing::debug!(%peer, logged_in = session.user_id.is_some(), "read timed out: closing");
@@ -125,9 +147,9 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
                     }
                     ws.flush().await?;
                     let max = ctx.config.limits.max_request_size;
-                    match read_while_waiting(&mut ws, &mut pending, PollWait::new(poll), max)
-                        .await?
-                    {
+                    let wait = PollWait::new(poll);
+                    let subs = &mut session.subscriptions;
+                    match read_while_waiting(&mut ws, &mut pending, wait, subs, max).await? {
                         Some(reply) => (vec![reply], None, true),
                         None => return Ok(()),
                     }
@@ -135,6 +157,11 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
             };
             for reply in replies {
                 feed(&mut ws, reply)?;
+            }
+            if let Some(subs) = session.subscriptions.as_mut() {
+                for frame in subs.take_frames() {
+                    feed(&mut ws, frame)?;
+                }
             }
             if let Some(reason) = close {
                 tracing::debug!(%peer, reason, "closing the websocket");
@@ -174,14 +201,27 @@ async fn read_while_waiting<S: AsyncRead + AsyncWrite + Readiness>(
     ws: &mut WebSocket<S>,
     pending: &mut BytesMut,
     mut wait: PollWait,
+    subscriptions: &mut Option<Box<Subscriptions>>,
     max_request: usize,
 ) -> Result<Option<Reply>, eddy_ws::Error> {
     // Requests buffered behind the poll (a pipelined cancel) count as arrived.
     wait.saw(pending, max_request).await;
     while pending.len() < MAX_BUFFERED_WHILE_WAITING {
         if ws.buffered_input() == 0 {
-            match wait.next(ws.get_ref()).await {
+            match wait.next(ws.get_ref(), subscriptions.as_deref()).await {
                 Woke::Reply(reply) => return Ok(Some(reply)),
+                Woke::Pushed(pushed) => {
+                    if let Some(subs) = subscriptions.as_mut() {
+                        for frame in pushes(subs, pushed).await {
+                            feed(ws, frame)?;
+                        }
+                        if let Err(e) = ws.flush().await {
+                            wait.abandon().await;
+                            return Err(e);
+                        }
+                    }
+                    continue;
+                }
                 Woke::Readable(Err(e)) => {
                     wait.abandon().await;
                     return Err(e.into());

@@ -124,6 +124,34 @@ pub enum PollingStrategy {
     Next,
 }
 
+impl PollingStrategy {
+    /// `[kind u8: 1 offset, 2 timestamp, 3 first, 4 last, 5 next][value u64]`.
+    pub fn decode(c: &mut Cursor<'_>) -> Result<Self, WireError> {
+        let kind = c.u8()?;
+        let value = c.u64()?;
+        Ok(match kind {
+            1 => Self::Offset(value),
+            2 => Self::Timestamp(value),
+            3 => Self::First,
+            4 => Self::Last,
+            5 => Self::Next,
+            _ => return Err(WireError::Invalid("polling strategy")),
+        })
+    }
+
+    pub fn encode(&self, out: &mut BytesMut) {
+        let (kind, value) = match *self {
+            Self::Offset(o) => (1, o),
+            Self::Timestamp(t) => (2, t),
+            Self::First => (3, 0),
+            Self::Last => (4, 0),
+            Self::Next => (5, 0),
+        };
+        out.put_u8(kind);
+        out.put_u64_le(value);
+    }
+}
+
 /// A decoded POLL_MESSAGES request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollMessages {
@@ -150,16 +178,7 @@ impl PollMessages {
         let consumer = Consumer::decode(c)?;
         let (stream, topic) = decode_stream_topic(c)?;
         let partition = decode_optional_partition(c)?;
-        let kind = c.u8()?;
-        let value = c.u64()?;
-        let strategy = match kind {
-            1 => PollingStrategy::Offset(value),
-            2 => PollingStrategy::Timestamp(value),
-            3 => PollingStrategy::First,
-            4 => PollingStrategy::Last,
-            5 => PollingStrategy::Next,
-            _ => return Err(WireError::Invalid("polling strategy")),
-        };
+        let strategy = PollingStrategy::decode(c)?;
         let count = c.u32()?;
         let auto_commit = match c.u8()? {
             0 => false,

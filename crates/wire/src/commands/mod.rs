@@ -3,6 +3,7 @@
 
 pub mod messages;
 pub mod offsets;
+pub mod push;
 pub mod streams;
 pub mod system;
 pub mod topics;
@@ -26,6 +27,11 @@ impl Consumer {
             return Err(WireError::Invalid("consumer kind"));
         }
         Ok(Self { kind, id: Identifier::decode(c)? })
+    }
+
+    pub fn encode(&self, out: &mut bytes::BytesMut) {
+        bytes::BufMut::put_u8(out, self.kind);
+        self.id.encode(out);
     }
 }
 
