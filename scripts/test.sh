@@ -38,5 +38,5 @@ cargo run --release -q -p eddy-bench -- pinned-consumer --batches 5 --warmup 1 -
 cargo run --release -q -p eddy-bench -- pipeline --requests 200 --rounds 1 --output target/bench-smoke
 cargo run --release -q -p eddy-bench -- startup --sizes 0.02 --starts 1 --unclean-mib 4 --output target/bench-smoke
 # Long polling in a release build (a hang here once meant a read that never got cancelled).
-timeout 300 cargo run --release -q -p eddy-bench -- consume --rates 1000 --seconds 0.5 --waits 100 --output target/bench-smoke
+timeout 300 cargo run --release -q -p eddy-bench -- consume --rates 1000 --seconds 0.5 --waits 100 --fanout-subscribers 20 --output target/bench-smoke
 cargo run --release -q -p eddy-bench -- ws-echo --seconds 0.05 --rounds 1 --idle 50 --large-mib 1 --output target/bench-smoke

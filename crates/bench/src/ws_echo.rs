@@ -317,7 +317,7 @@ impl<'a> Report<'a> {
             if self.scenarios[si].higher_is_better() { a > b } else { a < b }
         };
         (0..self.impls.len())
-            .filter(|&i| self.impls[i].websocket && self.impls[i].name != "eddy")
+            .filter(|&i| self.impls[i].websocket && !self.impls[i].name.starts_with("eddy"))
             .filter(|&i| values[i].is_finite())
             .reduce(|best, i| if better(values[i], values[best]) { i } else { best })
     }
@@ -325,11 +325,12 @@ impl<'a> Report<'a> {
     fn table(&self) -> String {
         let names: Vec<&str> = self.impls.iter().map(|i| i.name).collect();
         let mut md = format!(
-            "| scenario | {} | eddy vs best other WebSocket peer | eddy vs raw TCP (compio) |\n|---|{}---|---:|\n",
+            "| scenario | {} | eddy vs best other WebSocket peer | eddy vs raw TCP (compio) | plain loop vs tuned |\n|---|{}---|---:|---:|\n",
             names.join(" | "),
             "---:|".repeat(names.len())
         );
         let (eddy, raw) = (self.index("eddy"), self.index("raw-compio"));
+        let plain = self.index("eddy-plain");
         for (si, &scenario) in self.scenarios.iter().enumerate() {
             let values = self.medians(si, |s| s.value);
             let cells: Vec<String> = values.iter().map(|&v| scenario.cell(v)).collect();
@@ -347,15 +348,21 @@ impl<'a> Report<'a> {
                 }
                 _ => "n/a".into(),
             };
+            let vs_tuned = match (plain, eddy) {
+                (Some(p), Some(e)) => {
+                    format!("{:.2}×", Self::ratio(scenario, values[p], values[e]))
+                }
+                _ => "n/a".into(),
+            };
             md.push_str(&format!(
-                "| {} | {} | {vs_peer} | {vs_raw} |\n",
+                "| {} | {} | {vs_peer} | {vs_raw} | {vs_tuned} |\n",
                 scenario.label(),
                 cells.join(" | ")
             ));
             if let Scenario::Large { .. } = scenario {
                 let rss = self.medians(si, |s| s.server_peak_rss_mib);
                 let cells: Vec<String> = rss.iter().map(|v| format!("{v:.0} MiB")).collect();
-                md.push_str(&format!("| ↳ server peak RSS | {} | | |\n", cells.join(" | ")));
+                md.push_str(&format!("| ↳ server peak RSS | {} | | | |\n", cells.join(" | ")));
             }
         }
         md

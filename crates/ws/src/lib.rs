@@ -54,7 +54,9 @@ pub mod tls;
 pub mod utf8;
 
 pub use config::Config;
-pub use driver::{Reader, WebSocket, Writer, accept, accept_with, client, connect, connect_with};
+pub use driver::{
+    Reader, SEND_DEFER_BYTES, WebSocket, Writer, accept, accept_with, client, connect, connect_with,
+};
 pub use error::{Error, ProtocolError, UsageError};
 pub use frame::{CloseCode, CloseFrame};
 pub use handshake::{ClientRequest, HandshakeError, Rejection, Request, Response};

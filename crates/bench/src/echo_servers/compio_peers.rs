@@ -1,4 +1,5 @@
-//! Echo servers on compio: eddy-ws native (plain and with permessage-deflate), eddy-ws compat
+//! Echo servers on compio: eddy-ws native (the tuned loop, the README's plain loop, and with
+//! permessage-deflate), eddy-ws compat
 //! (tungstenite over GrowableSyncStream), compio-ws, and raw TCP echo.
 
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ pub async fn serve(name: &str, addr: SocketAddr) -> anyhow::Result<()> {
         tcp.set_nodelay(true)?;
         let task = match name {
             "eddy" => compio::runtime::spawn(eddy(tcp, false)),
+            "eddy-plain" => compio::runtime::spawn(eddy_plain(tcp)),
             "eddy-deflate" => compio::runtime::spawn(eddy(tcp, true)),
             "eddy-compat" => compio::runtime::spawn(compat(tcp)),
             "compio-ws" => compio::runtime::spawn(compio_ws(tcp)),
@@ -44,6 +46,23 @@ async fn eddy(tcp: TcpStream, deflate: bool) {
                     return;
                 }
                 if !ws.has_buffered_message() && ws.flush().await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// The README's loop: `read`, then `send` each data message (`send` batches on its own while
+/// more messages are buffered).
+async fn eddy_plain(tcp: TcpStream) {
+    let Ok(mut ws) = eddy_ws::accept(tcp).await else { return };
+    loop {
+        match ws.read().await {
+            Ok(msg) if msg.is_data() => {
+                if ws.send(msg).await.is_err() {
                     return;
                 }
             }

@@ -21,11 +21,16 @@ pub struct Impl {
 }
 
 /// Peers, in table order: eddy first, then the other WebSocket crates, then raw TCP.
-pub const IMPLS: [Impl; 7] = [
+pub const IMPLS: [Impl; 8] = [
     Impl {
         name: "eddy",
         websocket: true,
         how: "eddy-ws native (compio): `read` → `feed`; `flush` once nothing more is buffered (one write per burst)",
+    },
+    Impl {
+        name: "eddy-plain",
+        websocket: true,
+        how: "eddy-ws native, the README's plain loop: `read` → `send` (send defers while more messages are buffered)",
     },
     Impl {
         name: "eddy-compat",
@@ -61,7 +66,7 @@ pub const EDDY_DEFLATE: &str = "eddy-deflate";
 /// Runs the echo server `name` on `addr` (printing `addr=…` once bound) until killed.
 pub fn run(name: &str, addr: SocketAddr, core: usize) -> anyhow::Result<()> {
     match name {
-        "eddy" | "eddy-deflate" | "eddy-compat" | "compio-ws" | "raw-compio" => {
+        "eddy" | "eddy-plain" | "eddy-deflate" | "eddy-compat" | "compio-ws" | "raw-compio" => {
             crate::rt::pinned(core)?.block_on(compio_peers::serve(name, addr))
         }
         "tokio-tungstenite" | "fastwebsockets" | "raw-tokio" => {

@@ -125,9 +125,6 @@ impl PartitionActor {
                         }
                     }
                     self.acknowledge(acks).await;
-                    if !self.waiters.is_empty() {
-                        self.answer_due_waiters().await;
-                    }
                 }
                 PartitionOp::Poll {
                     consumer,
@@ -217,8 +214,9 @@ impl PartitionActor {
         }
     }
 
-    /// Syncs if the policy says so, then replies to every grouped append. A failed sync fails
-    /// every append it covered: none of them is acknowledged.
+    /// Syncs if the policy says so, answers the waiters now due (consumers first: their
+    /// delivery is the latency that counts end to end), then replies to every grouped append.
+    /// A failed sync fails every append it covered: none of them is acknowledged, nor shown.
     async fn acknowledge(&mut self, acks: Vec<(Reply<u64>, Result<u64, StorageError>)>) {
         let any_ok = acks.iter().any(|(_, r)| r.is_ok());
         let sync_error = if any_ok && self.policy.sync_before_ack() {
@@ -227,6 +225,9 @@ impl PartitionActor {
             None
         };
         self.publish();
+        if !self.waiters.is_empty() {
+            self.answer_due_waiters().await;
+        }
         for (reply, result) in acks {
             let result = match (&sync_error, result) {
                 (Some(e), Ok(_)) => {

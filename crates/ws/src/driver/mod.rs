@@ -10,4 +10,4 @@ pub mod stream;
 
 pub use handshake::{accept, accept_with, client, connect, connect_with};
 pub use split::{Reader, Writer};
-pub use stream::WebSocket;
+pub use stream::{SEND_DEFER_BYTES, WebSocket};

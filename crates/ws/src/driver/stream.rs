@@ -14,6 +14,10 @@ use super::split::{Reader, Writer};
 use crate::config::Config;
 use crate::error::Error;
 use crate::frame::CloseFrame;
+
+/// Most bytes a [`WebSocket::send`] leaves queued, unwritten, while more whole messages wait to
+/// be read; at this size it writes.
+pub const SEND_DEFER_BYTES: usize = 64 << 10;
 use crate::message::Message;
 use crate::protocol::{Outbox, Protocol, Role, State};
 
@@ -81,6 +85,7 @@ impl<S> WebSocket<S> {
 
     /// Queues a message without writing it; [`WebSocket::flush`] writes everything queued in one
     /// submission, and so does the next [`WebSocket::read`] that has to wait for the socket.
+    /// Nothing else writes it: a caller that feeds and then neither reads nor flushes holds it.
     pub fn feed(&mut self, msg: Message) -> Result<(), Error> {
         let core = &mut *self.core.borrow_mut();
         core.proto.send(msg, &mut core.out)?;
@@ -134,22 +139,36 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
         self.rbuf.len()
     }
 
-    /// Writes everything queued by [`WebSocket::feed`] (and automatic replies).
+    /// Writes everything queued by [`WebSocket::feed`] or a deferred [`WebSocket::send`] (and
+    /// automatic replies), in one submission of up to 512 segments at a time.
     pub async fn flush(&mut self) -> Result<(), Error> {
         conn::write_out(&mut self.stream, &self.core).await?;
         Ok(())
     }
 
-    /// Queues and writes one message.
+    /// Queues one message and writes it, with one exception that makes a plain `read` → `send`
+    /// loop batch its writes: while another whole message is already buffered for reading (the
+    /// peer pipelines) and fewer than [`SEND_DEFER_BYTES`] are queued, `send` returns without
+    /// writing. The next [`WebSocket::read`] then returns that buffered message at once, and
+    /// whatever is queued is written, in one submission, by the first of: a `send` when no whole
+    /// message is buffered (the end of the burst), the queue reaching [`SEND_DEFER_BYTES`], a
+    /// `read` that has to wait for the socket, [`WebSocket::flush`] or [`WebSocket::close`].
+    /// So a request/response loop never waits for its own reply, and a message sent when
+    /// nothing is left to read leaves before `send` returns. Only a caller that stops reading
+    /// while messages are still buffered must `flush` for its last sends to leave.
     pub async fn send(&mut self, msg: Message) -> Result<(), Error> {
         self.feed(msg)?;
+        if self.queued_bytes() < SEND_DEFER_BYTES && self.has_buffered_message() {
+            return Ok(());
+        }
         self.flush().await
     }
 
     /// Runs the close handshake: sends a close frame, then reads (discarding data messages) until
     /// the peer's close frame arrives or `Config::close_timeout` passes, and ends TCP.
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
-        self.send(Message::Close(frame)).await?;
+        self.feed(Message::Close(frame))?;
+        self.flush().await?;
         let timeout = self.core.borrow().close_timeout;
         let drain = async {
             loop {

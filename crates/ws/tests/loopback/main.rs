@@ -7,4 +7,5 @@ mod common;
 mod errors;
 mod handshake;
 mod messages;
+mod plain_loop;
 mod split;
