@@ -140,7 +140,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         admin.login("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD).await?;
         admin.create_stream("consume").await?;
         // One partition per measurement, so each starts on an empty log.
-        let cases = rates.len() * 9 + 3;
+        let cases = rates.len() * 9 + 1;
         admin.create_topic(&Identifier::Numeric(0), "t", cases as u32).await?;
         let mut rtts = Vec::new();
         for _ in 0..2000 {
@@ -181,10 +181,21 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         0 => None,
         n => Some(runtime.block_on(fan_out(&args, target.tcp, pid, partition, n))?),
     };
-    partition += 1;
+    drop(target);
+    // Each idle-cost run gets a fresh server: memory freed by the previous run would otherwise
+    // be reused and hide the growth.
     let mut waits = Vec::new();
-    for (what, at) in [("deferred poll", partition), ("subscription", partition + 1)] {
-        waits.push(runtime.block_on(waiting_cost(target.tcp, pid, at, args.waits, what))?);
+    for what in ["deferred poll", "subscription"] {
+        let fresh = Target::spawn(args.fsync, 1)?;
+        let pid = fresh.pid().context("our server")?;
+        runtime.block_on(async {
+            let mut admin = Client::connect(Transport::Tcp, fresh.tcp).await?;
+            admin.login("iggy", eddy_server::config::IGGY_DEFAULT_ROOT_PASSWORD).await?;
+            admin.create_stream("idle").await?;
+            admin.create_topic(&Identifier::Numeric(0), "t", 1).await?;
+            anyhow::Ok(())
+        })?;
+        waits.push(runtime.block_on(waiting_cost(fresh.tcp, pid, 0, args.waits, what))?);
     }
     let mut md = format!(
         "Loopback PING round trip (p50): {rtt_ms:.3} ms.\n\n| mode | transport | msg/s | delivered | p50 | p99 | p999 | polls (push: frames) per message | server CPU | of it for the consumer | server CPU per message | consumer's share per message |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"

@@ -43,7 +43,8 @@ const UNSUPPORTED: &[u32] = &[
     605,
 ];
 
-/// Runs one request.
+/// Runs one request. Rare commands with large futures (login, metadata changes, subscribe)
+/// run boxed, so a connection's task (sized for its largest await) stays small at rest.
 pub async fn handle(
     ctx: &ShardCtx,
     session: &mut Session,
@@ -57,7 +58,7 @@ pub async fn handle(
     session.authorize(code)?;
     match code {
         c::PING => Ok(Reply::default()),
-        c::LOGIN_USER => system::login(ctx, session, &payload).await,
+        c::LOGIN_USER => Box::pin(system::login(ctx, session, &payload)).await,
         c::LOGOUT_USER => {
             session.logout();
             Ok(Reply::default())
@@ -66,31 +67,31 @@ pub async fn handle(
         c::GET_STATS => Ok(system::stats(ctx)),
         c::GET_STREAM => streams::get(ctx, &payload),
         c::GET_STREAMS => Ok(streams::get_all(ctx)),
-        c::CREATE_STREAM => streams::create(ctx, &payload).await,
-        c::UPDATE_STREAM => streams::update(ctx, &payload).await,
-        c::DELETE_STREAM => streams::delete(ctx, &payload).await,
-        c::PURGE_STREAM => streams::purge(ctx, &payload).await,
+        c::CREATE_STREAM => Box::pin(streams::create(ctx, &payload)).await,
+        c::UPDATE_STREAM => Box::pin(streams::update(ctx, &payload)).await,
+        c::DELETE_STREAM => Box::pin(streams::delete(ctx, &payload)).await,
+        c::PURGE_STREAM => Box::pin(streams::purge(ctx, &payload)).await,
         c::GET_TOPIC => topics::get(ctx, &payload),
         c::GET_TOPICS => topics::get_all(ctx, &payload),
-        c::CREATE_TOPIC => topics::create(ctx, &payload).await,
-        c::UPDATE_TOPIC => topics::update(ctx, &payload).await,
-        c::DELETE_TOPIC => topics::delete(ctx, &payload).await,
-        c::PURGE_TOPIC => topics::purge(ctx, &payload).await,
-        c::CREATE_PARTITIONS => topics::create_partitions(ctx, &payload).await,
-        c::DELETE_PARTITIONS => topics::delete_partitions(ctx, &payload).await,
+        c::CREATE_TOPIC => Box::pin(topics::create(ctx, &payload)).await,
+        c::UPDATE_TOPIC => Box::pin(topics::update(ctx, &payload)).await,
+        c::DELETE_TOPIC => Box::pin(topics::delete(ctx, &payload)).await,
+        c::PURGE_TOPIC => Box::pin(topics::purge(ctx, &payload)).await,
+        c::CREATE_PARTITIONS => Box::pin(topics::create_partitions(ctx, &payload)).await,
+        c::DELETE_PARTITIONS => Box::pin(topics::delete_partitions(ctx, &payload)).await,
         c::SEND_MESSAGES => messages::send(ctx, payload).await,
         c::POLL_MESSAGES => messages::poll(ctx, &payload).await,
         c::POLL_MESSAGES_DEFERRED => messages::poll_deferred(ctx, session, &payload).await,
         // A connection's deferred poll is cancelled by its transport while it waits (the
         // request is seen before it runs); run in turn it finds nothing waiting.
         c::CANCEL_DEFERRED_REQUEST => Ok(Reply::default()),
-        c::FLUSH_UNSAVED_BUFFER => messages::flush(ctx, &payload).await,
+        c::FLUSH_UNSAVED_BUFFER => Box::pin(messages::flush(ctx, &payload)).await,
         c::GET_CONSUMER_OFFSET => offsets::get(ctx, &payload).await,
         c::STORE_CONSUMER_OFFSET => offsets::store(ctx, &payload).await,
-        c::DELETE_CONSUMER_OFFSET => offsets::delete(ctx, &payload).await,
-        c::SUBSCRIBE => push::subscribe(ctx, session, &payload).await,
+        c::DELETE_CONSUMER_OFFSET => Box::pin(offsets::delete(ctx, &payload)).await,
+        c::SUBSCRIBE => Box::pin(push::subscribe(ctx, session, &payload)).await,
         c::GRANT_CREDIT => push::grant(session, &payload).await,
-        c::UNSUBSCRIBE => push::unsubscribe(session, &payload).await,
+        c::UNSUBSCRIBE => Box::pin(push::unsubscribe(session, &payload)).await,
         _ => Err(ServerError::FeatureUnavailable(c::name(code))),
     }
 }

@@ -4,7 +4,8 @@
 //! plus one reply: the server stops running its requests while its replies wait). A refused
 //! connection gets one error reply and is closed. While a deferred poll waits, the connection
 //! watches its socket (bounded) so a cancel or a vanished client is seen at once (not over
-//! TLS: see `readiness`). With `[tcp.tls]` the same runs over rustls. No command-specific
+//! TLS: see `readiness`). A connection at rest holds no read buffer (it waits for readiness
+//! first; not over TLS). With `[tcp.tls]` the same runs over rustls. No command-specific
 //! logic.
 
 use std::io::ErrorKind;
@@ -49,10 +50,12 @@ pub async fn serve(ctx: Rc<ShardCtx>, listener: TcpListener) {
                     Ok(_) => ctx.config.login_timeout(),
                     Err(_) => REFUSAL_LINGER,
                 };
-                let tls = compio::time::timeout(timeout, acceptor.accept(stream))
+                // Boxed: a TLS connection's futures are large, and a plain one should not pay
+                // for them at rest.
+                let tls = compio::time::timeout(timeout, Box::pin(acceptor.accept(stream)))
                     .await
                     .map_err(|_| std::io::Error::new(ErrorKind::TimedOut, "TLS handshake"))??;
-                serve_stream(&ctx, tls, peer, admitted).await
+                Box::pin(serve_stream(&ctx, tls, peer, admitted)).await
             }
         }
     })
@@ -83,6 +86,13 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
     let mut buf = BytesMut::with_capacity(READ_BASE);
     let mut need = 0;
     loop {
+        // At rest (nothing buffered) a connection holds no read buffer: it waits until the
+        // socket is readable (a `peek`, holding no buffer of ours), then reads into a fresh one.
+        // Not over TLS, which cannot be watched (its buffer stays, shrunk to the base size).
+        let at_rest = buf.is_empty() && session.watchable;
+        if at_rest {
+            buf = BytesMut::new();
+        }
         // With subscriptions, the connection waits for its client or a push, whichever first
         // (and reads only once readable, so no read is dropped).
         while let Some(subs) = session.subscriptions.as_mut() {
@@ -97,6 +107,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
                 }
                 Woke::Reply(_) => break, // `idle` waits for no poll
             }
+        }
+        if at_rest && session.subscriptions.is_none() {
+            let deadline = session.read_deadline(false, ctx.config.request_timeout());
+            let Some(ready) = read_until(deadline, stream.readable()).await else {
+                tracing::debug!(%peer, logged_in = session.user_id.is_some(), "idle past its deadline: closing");
+                return Ok(());
+            };
+            ready?;
         }
         make_room(&mut buf, need, READ_BASE / 2);
         let deadline = session.read_deadline(!buf.is_empty(), ctx.config.request_timeout());
@@ -120,7 +138,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
                     let max = ctx.config.limits.max_request_size;
                     let wait = PollWait::new(poll);
                     let subs = &mut session.subscriptions;
-                    match read_while_waiting(&mut stream, &mut buf, wait, subs, max).await? {
+                    match Box::pin(read_while_waiting(&mut stream, &mut buf, wait, subs, max))
+                        .await?
+                    {
                         Some(reply) => (vec![reply], None, true),
                         None => return Ok(()),
                     }
@@ -158,6 +178,9 @@ async fn read_while_waiting<S: AsyncRead + AsyncWrite + Readiness>(
     // Requests buffered behind the poll (a pipelined cancel) count as arrived.
     wait.saw(buf, max_request).await;
     while buf.len() < MAX_BUFFERED_WHILE_WAITING {
+        if buf.is_empty() {
+            *buf = BytesMut::new(); // no buffer held while it waits
+        }
         match wait.next(&*stream, subscriptions.as_deref()).await {
             Woke::Reply(reply) => return Ok(Some(reply)),
             Woke::Pushed(pushed) => {

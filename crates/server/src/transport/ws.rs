@@ -75,13 +75,16 @@ async fn connection(
     let verdict = |request: &eddy_ws::Request, _: &mut eddy_ws::Response| {
         check(ctx, peer, &admitted, request)
     };
+    // The handshakes run boxed: the connection's task, sized for its largest await, stays
+    // small for the connection's life.
     match ctx.shared.tls.websocket.clone() {
         None => {
-            serve_socket(ctx, eddy_ws::accept_with(stream, &config, verdict).await?, peer).await
+            let ws = Box::pin(eddy_ws::accept_with(stream, &config, verdict)).await?;
+            serve_socket(ctx, ws, peer).await
         }
         Some(acceptor) => {
-            let ws = eddy_ws::tls::accept(&acceptor, stream, &config, verdict).await?;
-            serve_socket(ctx, ws, peer).await
+            let ws = Box::pin(eddy_ws::tls::accept(&acceptor, stream, &config, verdict)).await?;
+            Box::pin(serve_socket(ctx, ws, peer)).await
         }
     }
 }
@@ -126,7 +129,9 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
         let data = match read? {
             Message::Binary(data) => data,
             Message::Text(_) => {
-                ws.close(Some(CloseFrame::new(CloseCode::UNSUPPORTED, "binary only"))).await.ok();
+                Box::pin(ws.close(Some(CloseFrame::new(CloseCode::UNSUPPORTED, "binary only"))))
+                    .await
+                    .ok();
                 return Ok(());
             }
             Message::Close(_) => return Ok(()),
@@ -149,7 +154,9 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
                     let max = ctx.config.limits.max_request_size;
                     let wait = PollWait::new(poll);
                     let subs = &mut session.subscriptions;
-                    match read_while_waiting(&mut ws, &mut pending, wait, subs, max).await? {
+                    match Box::pin(read_while_waiting(&mut ws, &mut pending, wait, subs, max))
+                        .await?
+                    {
                         Some(reply) => (vec![reply], None, true),
                         None => return Ok(()),
                     }
@@ -166,7 +173,7 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
             if let Some(reason) = close {
                 tracing::debug!(%peer, reason, "closing the websocket");
                 ws.flush().await.ok();
-                ws.close(Some(CloseFrame::new(CloseCode::POLICY, reason))).await.ok();
+                Box::pin(ws.close(Some(CloseFrame::new(CloseCode::POLICY, reason)))).await.ok();
                 return Ok(());
             }
             if !more {
