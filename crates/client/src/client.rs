@@ -36,15 +36,7 @@ pub struct Deferred {
 /// The POLL_MESSAGES body.
 fn encode_poll(out: &mut BytesMut, stream: &Identifier, topic: &Identifier, spec: &Poll) {
     consumer_and_ids(out, spec.consumer, stream, topic, spec.partition);
-    let (kind, value) = match spec.strategy {
-        PollingStrategy::Offset(o) => (1, o),
-        PollingStrategy::Timestamp(t) => (2, t),
-        PollingStrategy::First => (3, 0),
-        PollingStrategy::Last => (4, 0),
-        PollingStrategy::Next => (5, 0),
-    };
-    out.put_u8(kind);
-    out.put_u64_le(value);
+    spec.strategy.encode(out);
     out.put_u32_le(spec.count);
     out.put_u8(u8::from(spec.auto_commit));
 }
