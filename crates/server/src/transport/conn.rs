@@ -207,7 +207,7 @@ pub struct PollWait {
     cancel_sent: bool,
 }
 
-/// What ended a [`PollWait::next`] or an [`idle`] wait.
+/// What ended a [`PollWait::next`].
 pub enum Woke {
     /// The socket can be read (or failed).
     Readable(std::io::Result<()>),
@@ -217,12 +217,20 @@ pub enum Woke {
     Pushed(Pushed),
 }
 
+/// What ended an [`idle`] wait.
+pub enum AtRest {
+    /// The socket can be read (or failed).
+    Readable(std::io::Result<()>),
+    /// A subscription's wait was answered.
+    Pushed(Pushed),
+}
+
 /// Waits until `stream` is readable or one of `subscriptions`' waits is answered (a connection
 /// with subscriptions at rest). Dropping it loses nothing.
-pub async fn idle<S: Readiness>(stream: &S, subscriptions: &Subscriptions) -> Woke {
+pub async fn idle<S: Readiness>(stream: &S, subscriptions: &Subscriptions) -> AtRest {
     match first(stream.readable(), subscriptions.next()).await {
-        Either::Left(ready) => Woke::Readable(ready),
-        Either::Right(pushed) => Woke::Pushed(pushed),
+        Either::Left(ready) => AtRest::Readable(ready),
+        Either::Right(pushed) => AtRest::Pushed(pushed),
     }
 }
 
@@ -254,7 +262,8 @@ impl PollWait {
             };
         };
         match first(idle(stream, subscriptions), reply).await {
-            Either::Left(woke) => woke,
+            Either::Left(AtRest::Readable(ready)) => Woke::Readable(ready),
+            Either::Left(AtRest::Pushed(pushed)) => Woke::Pushed(pushed),
             Either::Right(reply) => Woke::Reply(into_reply(reply)),
         }
     }

@@ -23,8 +23,8 @@ use eddy_wire::commands::system::TRANSPORT_TCP;
 
 use super::admission::{Permit, Refusal};
 use super::conn::{
-    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, idle, make_room,
-    pushes, read_until, run_buffered,
+    AtRest, Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, idle,
+    make_room, pushes, read_until, run_buffered,
 };
 use super::readiness::Readiness;
 use crate::push::Subscriptions;
@@ -97,15 +97,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
         // (and reads only once readable, so no read is dropped).
         while let Some(subs) = session.subscriptions.as_mut() {
             match idle(&stream, subs).await {
-                Woke::Pushed(pushed) => {
+                AtRest::Pushed(pushed) => {
                     let frames = pushes(subs, pushed).await;
                     write_replies(&mut stream, frames).await?;
                 }
-                Woke::Readable(ready) => {
+                AtRest::Readable(ready) => {
                     ready?;
                     break;
                 }
-                Woke::Reply(_) => break, // `idle` waits for no poll
             }
         }
         if at_rest && session.subscriptions.is_none() {

@@ -20,7 +20,7 @@ use eddy_ws::{CloseCode, CloseFrame, Config as WsConfig, Message, Rejection, Web
 
 use super::admission::{Permit, Refusal};
 use super::conn::{
-    Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, idle, pushes,
+    AtRest, Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, idle, pushes,
     read_until, run_buffered,
 };
 use super::readiness::Readiness;
@@ -108,17 +108,16 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
                 break;
             }
             match idle(ws.get_ref(), subs).await {
-                Woke::Pushed(pushed) => {
+                AtRest::Pushed(pushed) => {
                     for frame in pushes(subs, pushed).await {
                         feed(&mut ws, frame)?;
                     }
                     ws.flush().await?;
                 }
-                Woke::Readable(ready) => {
+                AtRest::Readable(ready) => {
                     ready?;
                     break;
                 }
-                Woke::Reply(_) => break, // `idle` waits for no poll
             }
         }
         let deadline = session.read_deadline(!pending.is_empty(), ctx.config.request_timeout());
