@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs everything: formatting, lints, unit/property/loopback tests, both Autobahn|Testsuite runs
 # (server and client; fails on any non-OK case), a short coverage-guided fuzz run of every
-# parser, and a seconds-long smoke of the benchmarks.
+# parser, the TypeScript SDK's suites (Node and Chromium), and a seconds-long smoke of the
+# benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,9 @@ scripts/autobahn.sh all
 
 step "browser interop (headless Chromium)"
 scripts/browser-test.sh
+
+step "TypeScript SDK: size, Node and headless Chromium suites (scripts/js-test.sh)"
+scripts/js-test.sh
 
 step "fuzzing: every parser that takes outside bytes, 15 s each (scripts/fuzz.sh)"
 scripts/fuzz.sh 15

@@ -146,6 +146,35 @@ async fn every_message_is_pushed_once_and_in_order_over_tcp_and_websocket() {
     server.stop();
 }
 
+#[compio::test]
+async fn one_busy_partition_among_idle_ones_gets_the_whole_window() {
+    // The credit is split between three partitions, but only one gets messages: the idle
+    // partitions' waits must give their share back, or a subscriber that grants at half its
+    // window (64 messages, shares of ~21, batches of up to 32) would wait forever.
+    let server = eddy_server::start(config("busy")).unwrap();
+    let tcp = server.tcp_addr.unwrap();
+    let mut admin = client(tcp).await;
+    admin.create_stream("s").await.unwrap();
+    admin.create_topic(&S, "t", 3).await.unwrap();
+    let mut spec = small_window(1);
+    spec.batch = 32;
+    // Idle waits end at the heartbeat: a minute is past `consume`'s 20 s patience.
+    spec.heartbeat = Duration::from_secs(60);
+    let mut sub =
+        Subscriber::connect(Transport::Tcp, tcp, "iggy", "iggy", &S, &T, spec).await.unwrap();
+    for first in (0..500u128).step_by(50) {
+        let payloads: Vec<Vec<u8>> = (first..first + 50).map(|id| vec![id as u8; 100]).collect();
+        let batch = Batch::from_payloads(
+            payloads.iter().enumerate().map(|(i, p)| (first + i as u128, &p[..])),
+        );
+        admin.send(&S, &T, &Partitioning::PartitionId(1), &batch).await.unwrap();
+    }
+    let ids = consume(&mut sub, 500, &mut BTreeMap::new()).await;
+    assert_eq!(ids, (0..500).collect::<Vec<_>>(), "every message of the busy partition, in order");
+    assert_eq!(sub.reconnects(), 0, "no stall long enough to look like a dead connection");
+    server.stop();
+}
+
 /// Frames a raw connection received: (status, body).
 type Frames = Rc<RefCell<Vec<(u32, bytes::Bytes)>>>;
 

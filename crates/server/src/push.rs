@@ -9,10 +9,12 @@
 //! idle subscription costs one waiter per partition and no CPU between heartbeats, and a slow
 //! subscriber holds at most one answer per partition. All answers of a connection arrive on one
 //! channel. Credit is shared among a subscription's partitions: free credit is split between
-//! the partitions that have no wait; a partition whose next message does not fit its share
-//! (`Starved`) gets the whole free credit once the other waits are back (they are cancelled to
-//! make that quick); one that does not fit even then (`Blocked`) is reported (a STALLED frame)
-//! and waits for a grant. No socket I/O: the transport writes the frames.
+//! the partitions that have no wait; a partition whose next message does not fit its share, or
+//! that filled its wait when the free credit cannot give it as much again (`Starved`), reads
+//! next with the whole free credit once the other waits are back (they are cancelled to make
+//! that quick), and waits no longer than that read (a wait holding all the credit would leave
+//! the others without one); one whose next message does not fit even then (`Blocked`) is
+//! reported (a STALLED frame) and waits for a grant. No socket I/O: the transport writes the frames.
 
 use std::time::{Duration, Instant};
 
@@ -206,6 +208,14 @@ impl Subscriptions {
                 sub.free_bytes = sub.free_bytes.saturating_add(bytes.saturating_sub(spent));
                 part.next = polled.start.saturating_add(u64::from(polled.count));
                 sub.last_frame = Instant::now();
+                // It filled its wait (more may be there) and the free credit cannot give it
+                // as much again, while other partitions' waits hold the rest (a client that
+                // grants back at half its window might never see that half): it goes next,
+                // alone, with all the credit, once those waits are back.
+                let filled = u64::from(polled.count) == messages;
+                if filled && !all && sub.free_messages < messages {
+                    starve(sub, at, waiter_id(client, subscription)).await;
+                }
                 push::encode_messages_head(
                     subscription,
                     partition,
@@ -225,14 +235,7 @@ impl Subscriptions {
                         push::encode_stalled(subscription, partition, part.next, &mut head);
                         self.frames.push(frame(head));
                     } else {
-                        part.state = State::Starved;
-                        let waiter = waiter_id(client, subscription);
-                        for other in &sub.parts {
-                            if matches!(other.state, State::Waiting { .. }) {
-                                let op = PartitionOp::CancelWait { waiter, answer: true };
-                                other.tx.send_async(op).await.ok();
-                            }
-                        }
+                        starve(sub, at, waiter_id(client, subscription)).await;
                     }
                 } else if let Some(every) = sub.heartbeat
                     && sub.last_frame.elapsed() >= every.mul_f32(0.9)
@@ -325,12 +328,29 @@ impl Subscriptions {
             };
             if part.tx.send_async(op).await.is_err() {
                 failed.push(part.partition);
+            } else if all {
+                // A starved partition reads what is there now and waits no longer: holding all
+                // the credit in a wait would leave every other partition without one (and its
+                // new messages unseen until that wait's deadline).
+                let op = PartitionOp::CancelWait { waiter: waiter_id(client, id), answer: true };
+                part.tx.send_async(op).await.ok();
             }
         }
         // A partition whose owner is gone answers as a deleted one does.
         for partition in failed {
             let error = Err(ServerError::PartitionNotFound(partition));
             tx.send(Pushed { subscription: id, partition, result: error }).ok();
+        }
+    }
+}
+
+/// Marks part `at` of `sub` starved and ends the other parts' waits early (answered with what
+/// they have), so their credit comes back for it.
+async fn starve(sub: &mut Subscription, at: usize, waiter: u64) {
+    sub.parts[at].state = State::Starved;
+    for other in &sub.parts {
+        if matches!(other.state, State::Waiting { .. }) {
+            other.tx.send_async(PartitionOp::CancelWait { waiter, answer: true }).await.ok();
         }
     }
 }

@@ -153,6 +153,12 @@ pub(crate) async fn read_message<C: ReadConn>(
             Err(e) => {
                 // The close frame for the error went out above; fail the connection (§7.1.7).
                 c.shutdown().await.ok();
+                // Then discard what the peer still sends (the rest of an oversized message, its
+                // close echo) until it ends, for at most the close timeout: a socket closed with
+                // unread input answers with RST, and the peer's TCP may drop the close frame
+                // before its application reads it (browsers then report 1006, not the code).
+                let timeout = c.core().borrow().close_timeout;
+                compio::time::timeout(timeout, wait_eof(c, rbuf)).await.ok();
                 return Err(Error::Protocol(e));
             }
         }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The TypeScript SDK (clients/js): generates its protocol codes from eddy-wire and fails if the
+# committed copy is stale, type-checks, bundles (printing the min+gz size; over 12 KB fails),
+# then runs its unit and end-to-end suites in Node and the end-to-end suite in headless
+# Chromium, each against a real release eddy-server. Installs chromium (apt) and the SDK's
+# dev dependencies (npm ci) when missing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+cargo build --release -q -p eddy-server
+
+cd clients/js
+npm ci --silent --no-audit --no-fund
+npm run --silent build
+git diff --exit-code -- src/codes.ts || {
+  echo "clients/js/src/codes.ts is stale: run 'npm run build' in clients/js and commit it" >&2
+  exit 1
+}
+timeout 600 node test/run-node.mjs
+timeout 600 node test/run-browser.mjs
