@@ -1,0 +1,54 @@
+// Bundles the SDK (dist/eddy.js: ES module, minified), the test suites (dist/test/) and the
+// dashboard (into crates/server/dashboard/, embedded in eddy-server), and reports the SDK's
+// size minified and gzipped against its 12 KB budget (also written to dist/size.json).
+import { build } from 'esbuild';
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+
+const root = new URL('../', import.meta.url);
+const at = (p) => new URL(p, root).pathname;
+const BUDGET = 12 * 1024;
+
+await build({
+  entryPoints: [at('src/index.ts')],
+  outfile: at('dist/eddy.js'),
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  minify: true,
+  legalComments: 'none',
+});
+const min = readFileSync(at('dist/eddy.js'));
+const gz = gzipSync(min, { level: 9 }).length;
+writeFileSync(at('dist/size.json'), JSON.stringify({ minified: min.length, gzipped: gz, budget: BUDGET }) + '\n');
+console.log(`eddy-js bundle: ${min.length} B minified, ${gz} B min+gz (budget ${BUDGET} B)`);
+if (gz > BUDGET) {
+  console.error('eddy-js is over its size budget');
+  process.exit(1);
+}
+
+await build({
+  entryPoints: [at('test/unit.test.ts'), at('test/e2e.test.ts'), at('test/browser.ts')],
+  outdir: at('dist/test'),
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  target: 'es2022',
+  external: ['node:*'],
+  logLevel: 'warning',
+});
+
+if (existsSync(at('dashboard/main.ts'))) {
+  const out = at('../../crates/server/dashboard/');
+  mkdirSync(out, { recursive: true });
+  await build({
+    entryPoints: [at('dashboard/main.ts')],
+    outfile: `${out}app.js`,
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none',
+  });
+  for (const f of ['index.html', 'style.css']) writeFileSync(`${out}${f}`, readFileSync(at(`dashboard/${f}`)));
+}
