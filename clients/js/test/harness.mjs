@@ -90,6 +90,7 @@ export async function startHarness() {
   await new Promise((r) => http.listen(controlPort, '127.0.0.1', r));
   return {
     control: `http://127.0.0.1:${controlPort}`,
+    serverPid: () => server.pid,
     async stop() {
       http.close();
       await kill();
