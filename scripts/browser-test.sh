@@ -7,10 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-if ! command -v chromium >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
+. scripts/ensure-chromium.sh
 cache="$root/.cache/browser"
 if [ ! -d "$cache/node_modules/playwright-core" ]; then
   mkdir -p "$cache"

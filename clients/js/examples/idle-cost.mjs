@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Client } from '../dist/eddy.js';
-import { startHarness } from '../test/harness.mjs';
+import { startHarness, websocketFlags } from '../test/harness.mjs';
 
 const quiet = Number(process.argv[2] ?? 10);
 const TICK = 100; // clock ticks per second (/proc's unit)
@@ -27,8 +27,7 @@ try {
   for (const mode of ['subscribe', 'poll', 'busy']) {
     const stream = await admin.createStream(`edge-${mode}`);
     const topic = await admin.createTopic(stream.id, 'readings', 1);
-    const flags = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-websocket'] : [];
-    const args = [...flags, new URL('edge-consumer.mjs', import.meta.url).pathname, env.url, env.password, String(stream.id), String(topic.id), '--mode', mode];
+    const args = [...websocketFlags, new URL('edge-consumer.mjs', import.meta.url).pathname, env.url, env.password, String(stream.id), String(topic.id), '--mode', mode];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout });
     const first = new Promise((resolve) => lines.once('line', (l) => resolve(JSON.parse(l))));

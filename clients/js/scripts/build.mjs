@@ -1,8 +1,8 @@
-// Bundles the SDK (dist/eddy.js: ES module, minified), the test suites (dist/test/) and the
-// dashboard (into crates/server/dashboard/, embedded in eddy-server), and reports the SDK's
-// size minified and gzipped against its 12 KB budget (also written to dist/size.json).
+// Bundles the SDK (dist/eddy.js: ES module, minified) and the test suites (dist/test/), and
+// reports the SDK's size minified and gzipped against its 12 KB budget (also written to
+// dist/size.json).
 import { build } from 'esbuild';
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 
 const root = new URL('../', import.meta.url);
@@ -38,17 +38,3 @@ await build({
   logLevel: 'warning',
 });
 
-if (existsSync(at('dashboard/main.ts'))) {
-  const out = at('../../crates/server/dashboard/');
-  mkdirSync(out, { recursive: true });
-  await build({
-    entryPoints: [at('dashboard/main.ts')],
-    outfile: `${out}app.js`,
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    minify: true,
-    legalComments: 'none',
-  });
-  for (const f of ['index.html', 'style.css']) writeFileSync(`${out}${f}`, readFileSync(at(`dashboard/${f}`)));
-}

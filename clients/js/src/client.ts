@@ -144,8 +144,8 @@ function readPartition(r: Reader): PartitionInfo {
   return { id, createdAt, segmentsCount, currentOffset, sizeBytes, messagesCount: r.u64() };
 }
 
-function list<T>(body: Uint8Array, read: (r: Reader) => T): T[] {
-  const r = new Reader(body);
+/** Reads items until the reply ends. */
+function list<T>(r: Reader, read: (r: Reader) => T): T[] {
   const out: T[] = [];
   while (r.remaining > 0) out.push(read(r));
   return out;
@@ -263,7 +263,7 @@ export class Client {
   }
 
   async streams(): Promise<StreamInfo[]> {
-    return list(await this.request(Command.GET_STREAMS), readStream);
+    return list(new Reader(await this.request(Command.GET_STREAMS)), readStream);
   }
 
   /** A stream and its topics; undefined if there is no such stream. */
@@ -271,10 +271,7 @@ export class Client {
     const body = await this.request(Command.GET_STREAM, new Writer().id(stream));
     if (body.length === 0) return undefined;
     const r = new Reader(body);
-    const info = readStream(r);
-    const topics: TopicInfo[] = [];
-    while (r.remaining > 0) topics.push(readTopic(r));
-    return { ...info, topics };
+    return { ...readStream(r), topics: list(r, readTopic) };
   }
 
   async createStream(name: string): Promise<StreamInfo> {
@@ -286,7 +283,7 @@ export class Client {
   }
 
   async topics(stream: Id): Promise<TopicInfo[]> {
-    return list(await this.request(Command.GET_TOPICS, new Writer().id(stream)), readTopic);
+    return list(new Reader(await this.request(Command.GET_TOPICS, new Writer().id(stream))), readTopic);
   }
 
   /** A topic and its partitions; undefined if there is no such topic. */
@@ -294,10 +291,7 @@ export class Client {
     const body = await this.request(Command.GET_TOPIC, new Writer().id(stream).id(topic));
     if (body.length === 0) return undefined;
     const r = new Reader(body);
-    const info = readTopic(r);
-    const partitions: PartitionInfo[] = [];
-    while (r.remaining > 0) partitions.push(readPartition(r));
-    return { ...info, partitions };
+    return { ...readTopic(r), partitions: list(r, readPartition) };
   }
 
   /** Creates a topic of `partitions` partitions (expiry and size limit: the server's). */

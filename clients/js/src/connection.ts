@@ -3,7 +3,7 @@
 // they name. Knows nothing of commands beyond that.
 import { Reader } from './bytes.js';
 import { Status } from './codes.js';
-import { ConnectionClosed, IggyError, ProtocolError } from './errors.js';
+import { ConnectionClosed, IggyError } from './errors.js';
 
 /** The WebSocket constructor to use: the browser's, Node's global one (Node 22+, or Node 20
  * with `--experimental-websocket`), or any with the same shape. */
@@ -139,7 +139,7 @@ export class Connection {
 
   private violation(reason: string): void {
     this.ws.close(1002, reason.slice(0, 120));
-    this.lost(new ConnectionClosed(1002, new ProtocolError(reason).message));
+    this.lost(new ConnectionClosed(1002, reason));
   }
 
   private lost(e: ConnectionClosed): void {

@@ -2,9 +2,8 @@
 // pushed batch, which has the same body), user headers, polling strategies and consumers.
 // The small layout numbers of these bodies live here; codes and statuses in codes.ts.
 import { Reader, Writer, type Id, utf8Bytes } from './bytes.js';
-import { MessageLayout } from './codes.js';
+import { MessageLayout, Status } from './codes.js';
 import { IggyError, ProtocolError } from './errors.js';
-import { Status } from './codes.js';
 
 /** Where a poll or a subscription starts. */
 export type Strategy = 'first' | 'last' | 'next' | { offset: number } | { timestamp: number };

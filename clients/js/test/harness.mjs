@@ -39,6 +39,9 @@ async function waitForPort(port, ms = 30_000) {
   throw new Error(`port ${port} did not open`);
 }
 
+/** Node flags a child needs for the global WebSocket (Node 20; built in from 22). */
+export const websocketFlags = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-websocket'] : [];
+
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json' };
 
 /** Starts the server and the control endpoint; returns `{ control, stop() }`. */

@@ -1,15 +1,14 @@
 // `npm test`: the unit suite, then the end-to-end suite against a real eddy-server, both in
 // Node's test runner (Node 20 needs --experimental-websocket for its global WebSocket).
 import { spawn } from 'node:child_process';
-import { startHarness } from './harness.mjs';
+import { startHarness, websocketFlags } from './harness.mjs';
 
 const dist = new URL('../dist/test/', import.meta.url).pathname;
 const harness = await startHarness();
 let status = 1;
 try {
-  const flags = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-websocket'] : [];
   // Not spawnSync: the harness answers the suite's control requests from this process.
-  const run = spawn(process.execPath, [...flags, '--test', '--test-concurrency=1', `${dist}unit.test.js`, `${dist}e2e.test.js`], {
+  const run = spawn(process.execPath, [...websocketFlags, '--test', '--test-concurrency=1', `${dist}unit.test.js`, `${dist}e2e.test.js`], {
     stdio: 'inherit',
     env: { ...process.env, EDDY_TEST_CONTROL: harness.control },
   });

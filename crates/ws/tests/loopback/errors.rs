@@ -51,9 +51,10 @@ async fn a_message_over_the_limit_gets_1009_without_its_payload() {
 
 #[compio::test]
 async fn a_peer_still_sending_an_oversized_message_gets_the_1009_not_a_reset() {
-    // The whole 32 MiB frame (more than loopback's socket buffers hold) is sent: the server refuses it at its header, then must read the
-    // rest away before it closes, or its TCP answers the unread bytes with RST and the peer
-    // may lose the close frame (browsers report 1006).
+    // The whole 32 MiB frame (more than loopback's socket buffers hold) is sent: the server
+    // refuses it at its header, then must read the rest away before it closes, or its TCP
+    // answers the unread bytes with RST and the peer may lose the close frame (browsers
+    // report 1006).
     let config = Config::default().with_max_message_size(1000).with_max_frame_size(1000);
     let (addr, server) = serve_one(config, |ws| async move { ws.unwrap().read().await }).await;
     let mut peer = RawPeer::connect(addr, &[]).await;
