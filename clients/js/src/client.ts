@@ -79,6 +79,16 @@ export interface Stats {
   threadsCount: number;
 }
 
+/** One shard's load since start (Eddy only): rates are the caller's deltas. */
+export interface ShardStats {
+  shard: number;
+  connections: number;
+  partitions: number;
+  messages: number;
+  requests: number;
+  cpuMicros: number;
+}
+
 /** What to poll. */
 export interface PollOptions {
   partition?: number;
@@ -253,13 +263,26 @@ export class Client {
     r.longStr();
     const serverVersion = r.longStr();
     r.u32();
-    r.pos += 4 * r.u32();
+    // Cache metric entries, 32 bytes each (`[stream u32][topic u32][partition u32][hits u64]
+    // [misses u64][hit_ratio f32]`); read the count before moving past them.
+    const cacheEntries = r.u32();
+    r.pos += 32 * cacheEntries;
     const threadsCount = r.u32();
     return {
       processId, cpuUsage, memoryUsage, totalMemory, runTime, readBytes, writtenBytes,
       streamsCount, topicsCount, partitionsCount, segmentsCount, messagesCount, clientsCount,
       hostname, serverVersion, threadsCount,
     };
+  }
+
+  /** Each shard's connections, partitions, messages, requests and CPU time (Eddy's
+   * GET_SHARD_STATS; Apache Iggy answers IggyError 3). */
+  async shardStats(): Promise<ShardStats[]> {
+    const r = new Reader(await this.request(Command.GET_SHARD_STATS));
+    r.u32();
+    return list(r, () => ({
+      shard: r.u32(), connections: r.u32(), partitions: r.u32(), messages: r.u64(), requests: r.u64(), cpuMicros: r.u64(),
+    }));
   }
 
   async streams(): Promise<StreamInfo[]> {

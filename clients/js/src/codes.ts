@@ -37,6 +37,7 @@ export const Command = {
   SUBSCRIBE: 9000,
   GRANT_CREDIT: 9001,
   UNSUBSCRIBE: 9002,
+  GET_SHARD_STATS: 9010,
 } as const;
 
 /** Reply statuses: 0 is success, others are Iggy's error codes (and Eddy's 9000–9099). */

@@ -101,6 +101,10 @@ export const cases: Case[] = [
       equal(got?.topics.length, 1, 'topics of the stream');
       equal((await c.topic(s.id, 'orders'))?.partitions.length, 3, 'partitions listed');
       equal((await c.topics(s.id))[0].name, 'orders', 'topic listed');
+      const [stats, shards] = [await c.stats(), await c.shardStats()];
+      equal(shards.length, stats.threadsCount, 'one load entry per shard');
+      equal(shards.reduce((n, x) => n + x.partitions, 0), stats.partitionsCount, 'partitions over shards');
+      check(shards.some((x) => x.requests > 0 && x.connections > 0), `requests counted: ${JSON.stringify(shards)}`);
       const dup = await rejects(c.createStream(sname), 'duplicate');
       check(dup instanceof IggyError && dup.code === Status.STREAM_NAME_ALREADY_EXISTS, `duplicate: ${String(dup)}`);
       await c.deleteTopic(s.id, t.id);

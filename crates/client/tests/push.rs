@@ -198,17 +198,22 @@ async fn raw(addr: SocketAddr) -> (Rc<TcpStream>, Frames, compio::runtime::JoinH
             f.borrow_mut().push((code, body.into()));
         }
     });
-    let mut login = BytesMut::new();
+    request(&stream, command::LOGIN_USER, &login()).await;
+    wait_for(|| frames.borrow().len() == 1).await;
+    assert_eq!(frames.borrow_mut().remove(0).0, status::OK, "logged in");
+    (stream, frames, reader)
+}
+
+/// LOGIN_USER's payload for the root user.
+fn login() -> BytesMut {
+    let mut out = BytesMut::new();
     eddy_wire::commands::users::Login {
         username: "iggy".into(),
         password: "iggy".into(),
         version: None,
     }
-    .encode(&mut login);
-    request(&stream, command::LOGIN_USER, &login).await;
-    wait_for(|| frames.borrow().len() == 1).await;
-    assert_eq!(frames.borrow_mut().remove(0).0, status::OK, "logged in");
-    (stream, frames, reader)
+    .encode(&mut out);
+    out
 }
 
 async fn request(stream: &TcpStream, code: u32, payload: &[u8]) {
@@ -439,4 +444,46 @@ async fn wait_for_offset(admin: &mut Client, offset: u64) {
         assert!(Instant::now() < until, "offset {offset} never stored");
         compio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Sends one request as one binary message.
+async fn ws_request(ws: &mut eddy_ws::WebSocket<TcpStream>, code: u32, payload: &[u8]) {
+    let mut out = BytesMut::new();
+    eddy_wire::framing::RequestHeader::encode(code, payload.len(), &mut out);
+    out.extend_from_slice(payload);
+    ws.send(eddy_ws::Message::binary(out.freeze())).await.unwrap();
+}
+
+/// The status of the next reply (pushed frames skipped).
+async fn ws_reply(ws: &mut eddy_ws::WebSocket<TcpStream>) -> u32 {
+    loop {
+        let eddy_ws::Message::Binary(data) = ws.read().await.unwrap() else { continue };
+        let code = u32::from_le_bytes(data[..4].try_into().unwrap());
+        if code != status::PUSH_FRAME {
+            return code;
+        }
+    }
+}
+
+#[compio::test]
+async fn a_subscribed_websocket_connection_gets_each_reply_at_once() {
+    // Replies over WebSocket wait in eddy-ws's outbox for a flush; a subscribed connection at
+    // rest must not hold one until its next push (here a heartbeat a minute away).
+    let server = eddy_server::start(config("ws-replies")).unwrap();
+    let mut admin = client(server.tcp_addr.unwrap()).await;
+    admin.create_stream("s").await.unwrap();
+    admin.create_topic(&S, "t", 2).await.unwrap();
+    let url = format!("ws://{}/", server.ws_addr.unwrap());
+    let (mut ws, _) = eddy_ws::connect(&url).await.unwrap();
+    ws_request(&mut ws, command::LOGIN_USER, &login()).await;
+    assert_eq!(ws_reply(&mut ws).await, status::OK);
+    ws_request(&mut ws, command::SUBSCRIBE, &subscribe(Vec::new(), (100, 1 << 20), 60_000)).await;
+    assert_eq!(ws_reply(&mut ws).await, status::OK);
+    wait_for(|| server.waiting() == 2).await;
+    for _ in 0..3 {
+        ws_request(&mut ws, command::PING, &[]).await;
+        let reply = compio::time::timeout(Duration::from_secs(2), ws_reply(&mut ws)).await;
+        assert_eq!(reply, Ok(status::OK), "a PING answered while subscribed");
+    }
+    server.stop();
 }

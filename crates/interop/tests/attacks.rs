@@ -302,8 +302,11 @@ fn browsers_from_foreign_origins_get_403() {
                 + "\r\n",
             "431",
         ),
-        ("GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(), "400"),
+        ("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n".to_owned(), "400"),
         ("\x01\x02 nonsense\r\n\r\n".to_owned(), "400"),
+        // Without Upgrade it is the dashboard's: its page, or 404.
+        ("GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(), "200"),
+        ("GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(), "404"),
     ] {
         let mut s = connect(server.ws);
         s.write_all(request.as_bytes()).unwrap();

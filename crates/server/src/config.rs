@@ -22,6 +22,7 @@
 //! address = "127.0.0.1:8092"
 //! allowed_origins = []        # browser origins allowed besides the server's own (see below);
 //!                             # "*" allows every origin. Requests without Origin are allowed.
+//! dashboard = true            # serve the web dashboard on plain GETs of this port (`/`)
 //!
 //! [storage]
 //! fsync = true                # true: fdatasync before every SEND_MESSAGES reply (see durability)
@@ -104,6 +105,8 @@ pub struct WebSocketConfig {
     /// Origins (`scheme://host[:port]`, compared case-insensitively) allowed besides the
     /// server's own; `"*"` allows any.
     pub allowed_origins: Vec<String>,
+    /// Serve the dashboard (files compiled into the binary) to GETs without `Upgrade`.
+    pub dashboard: bool,
     pub tls: TlsConfig,
 }
 
@@ -164,6 +167,7 @@ impl Default for WebSocketConfig {
             enabled: true,
             address: SocketAddr::from(([127, 0, 0, 1], 8092)),
             allowed_origins: Vec::new(),
+            dashboard: true,
             tls: TlsConfig::default(),
         }
     }

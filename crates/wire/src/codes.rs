@@ -44,6 +44,8 @@ pub mod command {
     /// Adds messages and bytes to a subscription's credit.
     pub const GRANT_CREDIT: u32 = 9001;
     pub const UNSUBSCRIBE: u32 = 9002;
+    /// Eddy's per-shard load (for the dashboard): `commands::system::ShardStats` per shard.
+    pub const GET_SHARD_STATS: u32 = 9010;
 
     /// A short name for logs.
     pub fn name(code: u32) -> &'static str {
@@ -79,6 +81,7 @@ pub mod command {
             SUBSCRIBE => "subscribe",
             GRANT_CREDIT => "grant_credit",
             UNSUBSCRIBE => "unsubscribe",
+            GET_SHARD_STATS => "get_shard_stats",
             _ => "unknown",
         }
     }

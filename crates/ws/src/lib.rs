@@ -55,11 +55,12 @@ pub mod utf8;
 
 pub use config::Config;
 pub use driver::{
-    Reader, SEND_DEFER_BYTES, WebSocket, Writer, accept, accept_with, client, connect, connect_with,
+    Incoming, Reader, SEND_DEFER_BYTES, WebSocket, Writer, accept, accept_or_serve, accept_with,
+    client, connect, connect_with,
 };
 pub use error::{Error, ProtocolError, UsageError};
 pub use frame::{CloseCode, CloseFrame};
-pub use handshake::{ClientRequest, HandshakeError, Rejection, Request, Response};
+pub use handshake::{ClientRequest, HandshakeError, HttpResponse, Rejection, Request, Response};
 pub use message::Message;
 pub use protocol::Role;
 pub use utf8::Utf8Bytes;

@@ -15,10 +15,10 @@ use compio::rustls::{ClientConfig, RootCertStore, ServerConfig};
 pub use compio::tls::{TlsAcceptor, TlsConnector, TlsStream};
 
 use crate::config::Config;
-use crate::driver::{WebSocket, accept_with, client};
+use crate::driver::{Incoming, WebSocket, accept_with, client};
 use crate::error::Error;
 use crate::handshake::client::Accepted;
-use crate::handshake::{ClientRequest, HandshakeError, Rejection, Request, Response};
+use crate::handshake::{ClientRequest, HandshakeError, HttpResponse, Rejection, Request, Response};
 
 /// Why a TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,26 @@ where
         Err(_) => return Err(Error::Timeout),
     };
     accept_with(tls, config, callback).await
+}
+
+/// Accepts TLS on `tcp`, then a WebSocket or a plain HTTPS request (see
+/// [`accept_or_serve`](crate::accept_or_serve)).
+pub async fn accept_or_serve<F, H>(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    config: &Config,
+    callback: F,
+    http: H,
+) -> Result<Incoming<TlsStream<TcpStream>>, Error>
+where
+    F: FnOnce(&Request, &mut Response) -> Result<(), Rejection>,
+    H: FnOnce(&Request) -> Option<HttpResponse>,
+{
+    let tls = match compio::time::timeout(config.handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(tls) => tls?,
+        Err(_) => return Err(Error::Timeout),
+    };
+    crate::driver::accept_or_serve(tls, config, callback, http).await
 }
 
 /// Opens a `wss://` URL trusting the webpki roots, with the default [`Config`].

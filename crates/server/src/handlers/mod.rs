@@ -56,6 +56,7 @@ pub async fn handle(
         return Err(ServerError::InvalidCommand(code));
     }
     session.authorize(code)?;
+    ctx.load().request();
     match code {
         c::PING => Ok(Reply::default()),
         c::LOGIN_USER => Box::pin(system::login(ctx, session, &payload)).await,
@@ -65,6 +66,7 @@ pub async fn handle(
         }
         c::GET_ME => Ok(system::me(session)),
         c::GET_STATS => Ok(system::stats(ctx)),
+        c::GET_SHARD_STATS => Ok(system::shard_stats(ctx)),
         c::GET_STREAM => streams::get(ctx, &payload),
         c::GET_STREAMS => Ok(streams::get_all(ctx)),
         c::CREATE_STREAM => Box::pin(streams::create(ctx, &payload)).await,

@@ -1,9 +1,9 @@
-//! PING, LOGIN_USER, GET_ME and GET_STATS.
+//! PING, LOGIN_USER, GET_ME, GET_STATS and GET_SHARD_STATS.
 
 use std::time::Instant;
 
 use bytes::BytesMut;
-use eddy_wire::commands::system::{Stats, encode_me};
+use eddy_wire::commands::system::{ShardStats, Stats, encode_me};
 use eddy_wire::commands::users::{Login, encode_identity};
 
 use crate::auth::constant_time_eq;
@@ -11,6 +11,7 @@ use crate::error::ServerError;
 use crate::session::Session;
 use crate::shard::ShardCtx;
 use crate::shard::partition::now_micros;
+use crate::shard::route::owner;
 use crate::transport::conn::Reply;
 
 /// The root user's id (Iggy's ids start at 0).
@@ -113,5 +114,31 @@ pub fn stats(ctx: &ShardCtx) -> Reply {
     }
     let mut out = BytesMut::new();
     stats.encode(&mut out);
+    Reply::ok(out)
+}
+
+/// Each shard's connections, partitions (and their messages), requests and CPU time.
+pub fn shard_stats(ctx: &ShardCtx) -> Reply {
+    let snapshot = ctx.snapshot();
+    let loads = &ctx.shared.load;
+    let mut shards: Vec<ShardStats> = loads
+        .iter()
+        .enumerate()
+        .map(|(i, load)| ShardStats {
+            shard: i as u32,
+            connections: load.connections(),
+            requests: load.requests(),
+            cpu_micros: load.cpu_micros(),
+            ..ShardStats::default()
+        })
+        .collect();
+    for (key, handle) in &snapshot.partitions {
+        if let Some(shard) = shards.get_mut(owner(*key, loads.len())) {
+            shard.partitions += 1;
+            shard.messages += handle.stats.load().1;
+        }
+    }
+    let mut out = BytesMut::new();
+    ShardStats::encode_all(&shards, &mut out);
     Reply::ok(out)
 }

@@ -4,6 +4,7 @@
 //! another shard's partition goes there as a message (`message::PartitionOp`); catalog changes go
 //! to the metadata owner on shard 0 (`meta`). No wire parsing, no file formats.
 
+pub mod load;
 pub mod message;
 pub mod meta;
 pub mod partition;
@@ -34,7 +35,7 @@ use crate::transport::origin::OriginPolicy;
 use crate::transport::tls::Acceptors;
 
 /// What all shards share: counters, the connection caps, the login back-off, the root
-/// credentials and the WebSocket origin policy. Nothing here is on the message path.
+/// credentials, the WebSocket origin policy and each shard's load counters. Nothing here is on the message path.
 #[derive(Debug)]
 pub struct Shared {
     pub next_client_id: AtomicU32,
@@ -44,6 +45,8 @@ pub struct Shared {
     pub root: RootCredentials,
     pub origins: OriginPolicy,
     pub tls: Acceptors,
+    /// One slot per shard, indexed by shard id.
+    pub load: Box<[load::ShardLoad]>,
 }
 
 /// What one shard's tasks share. Lives on the shard's thread only.
@@ -61,6 +64,11 @@ impl ShardCtx {
     /// The current catalog snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.borrow().clone()
+    }
+
+    /// This shard's load counters.
+    pub fn load(&self) -> &load::ShardLoad {
+        &self.shared.load[self.id]
     }
 
     /// The next partition for a balanced send to `(stream, topic)` with `partitions` partitions.
@@ -325,6 +333,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
             &config.websocket.allowed_origins,
         ),
         tls,
+        load: (0..n).map(|_| load::ShardLoad::default()).collect(),
     });
     let mut owner_state = Some(MetaOwner {
         data_dir,
@@ -497,6 +506,7 @@ async fn shard_main(boot: Boot) {
         meta: boot.meta_tx,
         balanced: RefCell::new(HashMap::new()),
     });
+    ctx.load().record_thread();
     // Recovery failures of single partitions are logged and leave those partitions unserved;
     // they do not stop the server.
     open_partitions(&ctx, boot.open).await.ok();

@@ -169,6 +169,8 @@ pub async fn accept_loop<F, Fut, E>(
                 }
                 let (ctx, connection) = (ctx.clone(), connection.clone());
                 compio::runtime::spawn(async move {
+                    let counter = ctx.clone();
+                    let _open = admitted.is_ok().then(|| counter.load().connection());
                     if let Err(e) = connection(ctx, stream, peer, admitted).await {
                         tracing::debug!(%peer, transport, error = %e, "connection ended");
                     }

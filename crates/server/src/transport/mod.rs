@@ -1,9 +1,11 @@
 //! Transports: TCP and WebSocket carry the same byte stream of requests. `conn` turns buffered
 //! bytes into handler calls and replies; `tcp` and `ws` move the bytes; `admission` caps
-//! connections and `origin` decides which browser pages may connect. No command-specific logic.
+//! connections, `origin` decides which browser pages may connect and `dashboard` answers plain
+//! GETs on the WebSocket port with the dashboard's files. No command-specific logic.
 
 pub mod admission;
 pub mod conn;
+pub mod dashboard;
 pub mod origin;
 pub mod readiness;
 pub mod tcp;

@@ -3,7 +3,8 @@
 //! exactly one binary message whose payload parts go out vectored: replies to pipelined requests
 //! share a write (eddy-ws writes them before its next read waits on the socket, or when they reach
 //! the reply budget). The handshake refuses foreign browser origins (403) and connections over the caps
-//! (503). With `[websocket.tls]` it serves wss://. Ping/Pong and close are handled by eddy-ws.
+//! (503). With `[websocket.tls]` it serves wss://. A GET without `Upgrade` gets the dashboard's
+//! files (`dashboard`) unless `websocket.dashboard = false`. Ping/Pong and close are handled by eddy-ws.
 //! While a deferred poll waits, the socket is still watched (`readiness`; not over TLS), so a
 //! cancel or a vanished client is seen at once. No command-specific logic.
 
@@ -16,13 +17,17 @@ use bytes::{Bytes, BytesMut};
 use compio::io::{AsyncRead, AsyncWrite};
 use compio::net::{TcpListener, TcpStream};
 use eddy_wire::commands::system::TRANSPORT_WEBSOCKET;
-use eddy_ws::{CloseCode, CloseFrame, Config as WsConfig, Message, Rejection, WebSocket};
+use eddy_ws::{
+    CloseCode, CloseFrame, Config as WsConfig, HttpResponse, Incoming, Message, Rejection,
+    WebSocket,
+};
 
 use super::admission::{Permit, Refusal};
 use super::conn::{
     AtRest, Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, idle, pushes,
     read_until, run_buffered,
 };
+use super::dashboard;
 use super::readiness::Readiness;
 use crate::push::Subscriptions;
 use crate::session::Session;
@@ -75,16 +80,27 @@ async fn connection(
     let verdict = |request: &eddy_ws::Request, _: &mut eddy_ws::Response| {
         check(ctx, peer, &admitted, request)
     };
+    // Plain GETs: the dashboard, or (over the caps) the same 503 an upgrade would get.
+    let http = |request: &eddy_ws::Request| match &admitted {
+        Err(refusal) => Some(
+            HttpResponse::new(503, "text/plain; charset=utf-8", refusal.to_string())
+                .with_header("Retry-After", "5"),
+        ),
+        Ok(_) => ctx.config.websocket.dashboard.then(|| dashboard::answer(request)),
+    };
     // The handshakes run boxed: the connection's task, sized for its largest await, stays
     // small for the connection's life.
     match ctx.shared.tls.websocket.clone() {
-        None => {
-            let ws = Box::pin(eddy_ws::accept_with(stream, &config, verdict)).await?;
-            serve_socket(ctx, ws, peer).await
-        }
+        None => match Box::pin(eddy_ws::accept_or_serve(stream, &config, verdict, http)).await? {
+            Incoming::WebSocket(ws) => serve_socket(ctx, ws, peer).await,
+            Incoming::Served => Ok(()),
+        },
         Some(acceptor) => {
-            let ws = Box::pin(eddy_ws::tls::accept(&acceptor, stream, &config, verdict)).await?;
-            Box::pin(serve_socket(ctx, ws, peer)).await
+            let accepted = eddy_ws::tls::accept_or_serve(&acceptor, stream, &config, verdict, http);
+            match Box::pin(accepted).await? {
+                Incoming::WebSocket(ws) => Box::pin(serve_socket(ctx, ws, peer)).await,
+                Incoming::Served => Ok(()),
+            }
         }
     }
 }
@@ -106,6 +122,11 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
         while let Some(subs) = session.subscriptions.as_mut() {
             if ws.buffered_input() > 0 {
                 break;
+            }
+            // Replies held back for pipelining go out before the connection rests: only a
+            // read would write them, and at rest it waits on the socket instead.
+            if ws.queued_bytes() > 0 {
+                ws.flush().await?;
             }
             match idle(ws.get_ref(), subs).await {
                 AtRest::Pushed(pushed) => {

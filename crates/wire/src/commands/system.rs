@@ -1,4 +1,4 @@
-//! GET_STATS and GET_ME replies.
+//! GET_STATS, GET_ME and (Eddy's) GET_SHARD_STATS replies.
 
 use bytes::{BufMut, BytesMut};
 
@@ -78,6 +78,63 @@ impl Stats {
     }
 }
 
+/// One shard's load in the GET_SHARD_STATS reply, which is `[count u32]` then per shard
+/// `[shard u32][connections u32][partitions u32][messages u64][requests u64][cpu_us u64]`:
+/// connections open on it, partitions it owns and their messages, requests it has served and
+/// its thread's CPU time (user + system), all since start. Rates are the reader's deltas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    pub shard: u32,
+    pub connections: u32,
+    pub partitions: u32,
+    pub messages: u64,
+    pub requests: u64,
+    pub cpu_micros: u64,
+}
+
+impl ShardStats {
+    /// Bytes per shard in the reply.
+    pub const SIZE: usize = 36;
+
+    /// Encodes the whole reply for `shards`.
+    pub fn encode_all(shards: &[ShardStats], out: &mut BytesMut) {
+        out.reserve(4 + shards.len() * Self::SIZE);
+        out.put_u32_le(shards.len() as u32);
+        for s in shards {
+            out.put_u32_le(s.shard);
+            out.put_u32_le(s.connections);
+            out.put_u32_le(s.partitions);
+            out.put_u64_le(s.messages);
+            out.put_u64_le(s.requests);
+            out.put_u64_le(s.cpu_micros);
+        }
+    }
+
+    /// Decodes a reply; `None` when it is cut short or its count disagrees with its length.
+    pub fn decode_all(mut body: &[u8]) -> Option<Vec<ShardStats>> {
+        use bytes::Buf;
+        if body.len() < 4 {
+            return None;
+        }
+        let count = body.get_u32_le() as usize;
+        if body.len() != count.checked_mul(Self::SIZE)? {
+            return None;
+        }
+        let mut shards = Vec::with_capacity(count);
+        for _ in 0..count {
+            shards.push(ShardStats {
+                shard: body.get_u32_le(),
+                connections: body.get_u32_le(),
+                partitions: body.get_u32_le(),
+                messages: body.get_u64_le(),
+                requests: body.get_u64_le(),
+                cpu_micros: body.get_u64_le(),
+            });
+        }
+        Some(shards)
+    }
+}
+
 /// Transport codes in client replies.
 pub const TRANSPORT_TCP: u8 = 1;
 /// WebSocket's transport code.
@@ -97,6 +154,37 @@ pub fn encode_me(client_id: u32, user_id: u32, transport: u8, address: &str, out
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shard_stats_round_trip_and_a_short_or_lying_reply_is_refused() {
+        let shards = [
+            ShardStats {
+                shard: 0,
+                connections: 3,
+                partitions: 2,
+                messages: 9,
+                requests: 7,
+                cpu_micros: 1,
+            },
+            ShardStats {
+                shard: 1,
+                connections: 1,
+                partitions: 0,
+                messages: 0,
+                requests: u64::MAX,
+                cpu_micros: 2,
+            },
+        ];
+        let mut out = BytesMut::new();
+        ShardStats::encode_all(&shards, &mut out);
+        assert_eq!(out.len(), 4 + 2 * ShardStats::SIZE);
+        assert_eq!(ShardStats::decode_all(&out).unwrap(), shards);
+        assert_eq!(ShardStats::decode_all(&out[..out.len() - 1]), None);
+        let mut lying = out.clone();
+        lying[0] = 3;
+        assert_eq!(ShardStats::decode_all(&lying), None);
+        assert_eq!(ShardStats::decode_all(&[]), None);
+    }
 
     #[test]
     fn stats_has_the_numeric_header_then_strings() {

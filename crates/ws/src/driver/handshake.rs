@@ -1,9 +1,10 @@
 //! Runs the opening handshake over a compio stream: reads the HTTP head into a growing buffer
 //! (bounded by `Config::max_handshake_size`, under `Config::handshake_timeout`), lets the
 //! sans-IO `handshake` module decide, writes the answer, and hands the bytes read past the head
-//! to the new [`WebSocket`]. Never parses HTTP itself.
+//! to the new [`WebSocket`], or writes the application's answer to a plain HTTP request. Never
+//! parses HTTP itself.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
@@ -13,9 +14,11 @@ use crate::config::Config;
 use crate::deflate::params::{accept_offer, check_response as deflate_response, offer};
 use crate::error::Error;
 use crate::handshake::client::Accepted;
+use crate::handshake::http::{is_upgrade, write_head};
 use crate::handshake::server::{parse_rejection, write_accept, write_reject};
 use crate::handshake::{
-    ClientRequest, HandshakeError, Rejection, Request, Response, check_request, check_response,
+    ClientRequest, HandshakeError, HttpResponse, Rejection, Request, Response, check_request,
+    check_response,
 };
 use crate::protocol::Role;
 
@@ -29,13 +32,47 @@ pub async fn accept<S: AsyncRead + AsyncWrite>(stream: S) -> Result<WebSocket<S>
 /// passed RFC 6455's checks; it may pick a subprotocol, add response headers, or reject with an
 /// HTTP status (origin checks and token authentication live there).
 pub async fn accept_with<S, F>(
-    mut stream: S,
+    stream: S,
     config: &Config,
     callback: F,
 ) -> Result<WebSocket<S>, Error>
 where
     S: AsyncRead + AsyncWrite,
     F: FnOnce(&Request, &mut Response) -> Result<(), Rejection>,
+{
+    match accept_or_serve(stream, config, callback, |_: &Request| None).await? {
+        Incoming::WebSocket(ws) => Ok(ws),
+        // Unreachable: without an HTTP answer every plain request is refused by RFC 6455's checks.
+        Incoming::Served => Err(HandshakeError::Eof.into()),
+    }
+}
+
+/// What a connection accepted by [`accept_or_serve`] turned out to be.
+#[derive(Debug)]
+// Not boxed: the WebSocket is the common case, and a box would cost it an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Incoming<S> {
+    /// A WebSocket, handshake done.
+    WebSocket(WebSocket<S>),
+    /// A plain HTTP request, answered; the connection is closed.
+    Served,
+}
+
+/// Accepts a WebSocket connection like [`accept_with`], or answers a plain HTTP request on the
+/// same port: a request without `Upgrade: websocket` goes to `http`, whose response is written
+/// (head only for `HEAD`) before the connection closes. When `http` returns `None` the request is
+/// refused as a failed handshake (400, or 405 for a method other than GET). Both run under
+/// `Config::handshake_timeout` and `Config::max_handshake_size`.
+pub async fn accept_or_serve<S, F, H>(
+    mut stream: S,
+    config: &Config,
+    callback: F,
+    http: H,
+) -> Result<Incoming<S>, Error>
+where
+    S: AsyncRead + AsyncWrite,
+    F: FnOnce(&Request, &mut Response) -> Result<(), Rejection>,
+    H: FnOnce(&Request) -> Option<HttpResponse>,
 {
     let handshake = async {
         let mut buf = BytesMut::with_capacity(1024);
@@ -52,6 +89,15 @@ where
             }
             buf = read_more(&mut stream, buf, config.max_handshake_size).await?;
         };
+        if !is_upgrade(&request)
+            && let Some(response) = http(&request)
+        {
+            let mut head = BytesMut::with_capacity(256);
+            write_head(&response, &mut head);
+            let body = (request.method() != "HEAD").then_some(response.body);
+            answer(&mut stream, head, body).await?;
+            return Ok(None);
+        }
         let mut response = Response::default();
         let decision =
             check_request(&request).and_then(|key| callback(&request, &mut response).map(|()| key));
@@ -73,18 +119,20 @@ where
         }
         write_all(&mut stream, out).await?;
         buf.advance(head_len);
-        Ok((buf, deflate))
+        Ok(Some((buf, deflate)))
     };
     let (leftover, deflate) = match compio::time::timeout(config.handshake_timeout, handshake).await
     {
-        Ok(result) => result?,
+        Ok(Ok(Some(upgraded))) => upgraded,
+        Ok(Ok(None)) => return Ok(Incoming::Served),
+        Ok(Err(e)) => return Err(e),
         Err(_) => return Err(Error::Timeout),
     };
     let mut ws = WebSocket::from_raw(stream, Role::Server, config, leftover);
     if let (Some(neg), Some(cfg)) = (deflate, &config.deflate) {
         ws.enable_deflate(neg, cfg);
     }
-    Ok(ws)
+    Ok(Incoming::WebSocket(ws))
 }
 
 /// Opens a `ws://` URL over TCP (with `TCP_NODELAY`) with the default [`Config`].
@@ -179,14 +227,28 @@ async fn read_more<S: AsyncRead>(
 }
 
 /// Answers a refused handshake with its HTTP error and ends the stream; a peer that is gone by
-/// then is not an error of ours. What the peer still sends is read and dropped for a moment
-/// (bounded in bytes and time), so that closing with unread bytes does not reset the connection
-/// before the peer has read the answer.
+/// then is not an error of ours.
 async fn reject<S: AsyncRead + AsyncWrite>(stream: &mut S, rejection: &Rejection) {
     let mut out = BytesMut::with_capacity(256);
     write_reject(rejection, &mut out);
-    if write_all(stream, out).await.is_err() {
-        return;
+    answer(stream, out, None).await.ok();
+}
+
+/// Writes an HTTP answer (`head`, then `body` without copying it) and ends the stream. What the
+/// peer still sends is read and dropped for a moment (bounded in bytes and time), so that closing
+/// with unread bytes does not reset the connection before the peer has read the answer.
+async fn answer<S: AsyncRead + AsyncWrite>(
+    stream: &mut S,
+    head: BytesMut,
+    body: Option<Bytes>,
+) -> Result<(), Error> {
+    match body {
+        Some(body) if !body.is_empty() => {
+            let BufResult(result, _) = stream.write_vectored_all(vec![head.freeze(), body]).await;
+            result?;
+            stream.flush().await?;
+        }
+        _ => write_all(stream, head).await?,
     }
     stream.shutdown().await.ok();
     let drain = async {
@@ -201,6 +263,7 @@ async fn reject<S: AsyncRead + AsyncWrite>(stream: &mut S, rejection: &Rejection
         }
     };
     compio::time::timeout(REJECT_LINGER, drain).await.ok();
+    Ok(())
 }
 
 /// How long a refused handshake's connection is drained before it is dropped.

@@ -8,6 +8,8 @@ pub mod handshake;
 pub mod split;
 pub mod stream;
 
-pub use handshake::{accept, accept_with, client, connect, connect_with};
+pub use handshake::{
+    Incoming, accept, accept_or_serve, accept_with, client, connect, connect_with,
+};
 pub use split::{Reader, Writer};
 pub use stream::{SEND_DEFER_BYTES, WebSocket};

@@ -4,6 +4,7 @@
 //! No socket, no clock (the driver applies the timeout).
 
 pub mod client;
+pub mod http;
 pub mod request;
 pub mod server;
 pub mod url;
@@ -12,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 pub use client::{ClientRequest, check_response};
+pub use http::HttpResponse;
 pub use request::Request;
 pub use server::{Rejection, Response, check_request};
 pub use url::WsUrl;

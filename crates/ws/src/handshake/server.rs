@@ -127,11 +127,7 @@ pub fn write_accept(key: &[u8], response: &Response, out: &mut BytesMut) {
 /// Appends the HTTP error response for `rejection` to `out`; the connection closes after it.
 pub fn write_reject(rejection: &Rejection, out: &mut BytesMut) {
     let body = rejection.reason.replace(['\r', '\n'], " ");
-    out.put_slice(b"HTTP/1.1 ");
-    out.put_slice(rejection.status.to_string().as_bytes());
-    out.put_u8(b' ');
-    out.put_slice(reason_phrase(rejection.status).as_bytes());
-    out.put_slice(b"\r\n");
+    put_status_line(out, rejection.status);
     for (name, value) in &rejection.headers {
         if !name.contains(['\r', '\n']) && !value.contains(['\r', '\n']) {
             put_header(out, name, value);
@@ -144,6 +140,15 @@ pub fn write_reject(rejection: &Rejection, out: &mut BytesMut) {
     out.put_slice(body.as_bytes());
 }
 
+/// Appends `HTTP/1.1 <status> <reason>\r\n`.
+pub(crate) fn put_status_line(out: &mut BytesMut, status: u16) {
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(status.to_string().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(reason_phrase(status).as_bytes());
+    out.put_slice(b"\r\n");
+}
+
 /// Appends `name: value\r\n`.
 pub(crate) fn put_header(out: &mut BytesMut, name: &str, value: &str) {
     out.put_slice(name.as_bytes());
@@ -154,6 +159,10 @@ pub(crate) fn put_header(out: &mut BytesMut, name: &str, value: &str) {
 
 fn reason_phrase(status: u16) -> &'static str {
     match status {
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -164,6 +173,7 @@ fn reason_phrase(status: u16) -> &'static str {
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
+        _ if status < 400 => "Other",
         _ => "Error",
     }
 }

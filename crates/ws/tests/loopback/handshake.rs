@@ -1,14 +1,17 @@
 //! The opening handshake over real sockets: frame bytes sent with the request are kept, the
-//! callback can reject, bad requests get HTTP errors, and a stalled handshake times out.
+//! callback can reject, bad requests get HTTP errors, a stalled handshake times out, and a plain
+//! HTTP request can be answered on the same port.
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use compio::buf::BufResult;
 use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
 use eddy_ws::frame::OpCode;
 use eddy_ws::{
-    ClientRequest, Config, Error, HandshakeError, Message, Rejection, accept_with, connect_with,
+    ClientRequest, Config, Error, HandshakeError, HttpResponse, Incoming, Message, Rejection,
+    accept_or_serve, accept_with, connect_with,
 };
 
 use crate::common::{REQUEST, RawPeer, client_frame, serve_one};
@@ -129,4 +132,62 @@ async fn an_oversized_request_head_is_refused() {
     res.unwrap();
     let result = server.await.unwrap();
     assert!(matches!(result, Err(Error::Handshake(HandshakeError::TooLarge(512)))), "{result:?}");
+}
+
+/// Serves one connection with `accept_or_serve`: `/` is a page, anything else is left to the
+/// WebSocket checks. Returns what the peer read and whether the server saw a WebSocket.
+async fn serve_http(request: &str) -> (String, Result<bool, Error>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = compio::runtime::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let page = |req: &eddy_ws::Request| {
+            (req.path() == "/").then(|| {
+                HttpResponse::new(200, "text/html", Bytes::from_static(b"<p>hello</p>"))
+                    .with_header("X-Frame-Options", "DENY")
+            })
+        };
+        let incoming = accept_or_serve(tcp, &Config::default(), |_, _| Ok(()), page).await?;
+        Ok(matches!(incoming, Incoming::WebSocket(_)))
+    });
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes().to_vec()).await.unwrap();
+    let BufResult(_, response) = tcp.read_to_end(Vec::new()).await;
+    (String::from_utf8_lossy(&response).into_owned(), server.await.unwrap())
+}
+
+#[compio::test]
+async fn a_plain_get_is_answered_by_the_application_and_an_upgrade_still_upgrades() {
+    let (response, result) = serve_http("GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(
+        response,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Frame-Options: DENY\r\n\
+         Content-Length: 12\r\nConnection: close\r\n\r\n<p>hello</p>"
+    );
+    assert!(matches!(result, Ok(false)), "{result:?}");
+
+    // HEAD gets the head alone, with the body's length.
+    let (response, _) = serve_http("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(response.ends_with("Content-Length: 12\r\nConnection: close\r\n\r\n"), "{response}");
+
+    // A path the application does not serve falls to the handshake's checks.
+    let (response, result) = serve_http("GET /other HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(matches!(result, Err(Error::Handshake(HandshakeError::Rejected { status: 400, .. }))));
+
+    // An upgrade on the served path is a WebSocket, never the page.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = compio::runtime::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let never = |_: &eddy_ws::Request| -> Option<HttpResponse> { panic!("not plain HTTP") };
+        match accept_or_serve(tcp, &Config::default(), |_, _| Ok(()), never).await.unwrap() {
+            Incoming::WebSocket(mut ws) => ws.read().await.unwrap(),
+            Incoming::Served => panic!("served a page to an upgrade"),
+        }
+    });
+    let request = ClientRequest::new(&format!("ws://{addr}/")).unwrap();
+    let (mut ws, _) = connect_with(request, &Config::default()).await.unwrap();
+    ws.send(Message::text("up")).await.unwrap();
+    assert_eq!(server.await.unwrap(), Message::text("up"));
 }
