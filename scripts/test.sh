@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs everything: formatting, lints, unit/property/loopback tests, both Autobahn|Testsuite runs
+# Runs everything: formatting, lints, eddy-ws's docs, unit/property/loopback tests, both Autobahn|Testsuite runs
 # (server and client; fails on any non-OK case), a short coverage-guided fuzz run of every
 # parser, the TypeScript SDK's suites (Node and Chromium), and a seconds-long smoke of the
 # benchmarks.
@@ -19,6 +19,9 @@ if cargo clippy --version >/dev/null 2>&1; then
 else
   echo "clippy is not installed: lint step skipped" >&2
 fi
+
+step "cargo doc -p eddy-ws (every public item documented; warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc -q -p eddy-ws --all-features --no-deps
 
 step "cargo test (all features: includes the tungstenite compat mode)"
 cargo test --workspace --all-features

@@ -46,10 +46,20 @@ pub enum ProtocolError {
     BadCompressedData,
     /// A frame over `Config::max_frame_size`.
     #[error("frame of {size} bytes exceeds the limit of {limit}")]
-    FrameTooLarge { size: u64, limit: usize },
+    FrameTooLarge {
+        /// The frame's declared payload length.
+        size: u64,
+        /// `Config::max_frame_size`.
+        limit: usize,
+    },
     /// A message over `Config::max_message_size`.
     #[error("message of at least {size} bytes exceeds the limit of {limit}")]
-    MessageTooLarge { size: u64, limit: usize },
+    MessageTooLarge {
+        /// The message's length so far (at least).
+        size: u64,
+        /// `Config::max_message_size`.
+        limit: usize,
+    },
 }
 
 impl ProtocolError {

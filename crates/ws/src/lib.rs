@@ -37,6 +37,35 @@
 //!     }
 //! }
 //! ```
+//!
+//! # A client
+//! ```no_run
+//! use eddy_ws::{Message, connect};
+//!
+//! #[compio::main]
+//! async fn main() -> Result<(), eddy_ws::Error> {
+//!     let (mut ws, _response) = connect("ws://127.0.0.1:9001/").await?;
+//!     ws.send(Message::text("hello")).await?;
+//!     println!("{:?}", ws.read().await?);
+//!     ws.close(None).await
+//! }
+//! ```
+//!
+//! # What else
+//! - [`accept_with`] checks the request (origin, token, subprotocol) and may refuse it with an
+//!   HTTP status; [`accept_or_serve`] also answers plain HTTP on the same port.
+//! - `feed` + `flush` batch many messages into one vectored write; `send` batches on its own
+//!   while more input is buffered (see [`WebSocket::send`]).
+//! - [`WebSocket::split`] gives a [`Reader`] and a [`Writer`] for two tasks.
+//! - [`Config`] bounds everything a peer can make the connection hold (message, frame and
+//!   handshake sizes, timeouts) and enables permessage-deflate (RFC 7692).
+//!
+//! # Features
+//! - `tls`: `wss://` clients and TLS servers on rustls (ring), module `tls`.
+//! - `tungstenite`: the article's bridge (GrowableSyncStream and tungstenite over compio), module
+//!   `compat`; nothing else depends on it.
+
+#![warn(missing_docs)]
 
 #[cfg(feature = "tungstenite")]
 pub mod compat;

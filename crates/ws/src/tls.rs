@@ -23,8 +23,15 @@ use crate::handshake::{ClientRequest, HandshakeError, HttpResponse, Rejection, R
 /// Why a TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// A PEM file could not be read or held no usable item.
     #[error("reading {path}: {reason}")]
-    Pem { path: String, reason: String },
+    Pem {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// rustls refused the certificates, key or protocol versions.
     #[error("TLS configuration: {0}")]
     Config(#[from] rustls::Error),
 }

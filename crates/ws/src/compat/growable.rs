@@ -30,6 +30,7 @@ pub struct StreamConfig {
     /// Largest capacity of each buffer. Default 64 MiB. `max = base` reproduces the fixed-size
     /// `SyncStream` of compio (8 KiB in the article's pathology).
     pub max_capacity: usize,
+    /// How a buffer grows toward `max_capacity` when a message needs more.
     pub growth: GrowthPolicy,
     /// Borrow grown buffers from the per-thread pool and give them back on shrink.
     pub pooled: bool,
@@ -108,18 +109,23 @@ impl<S> GrowableSyncStream<S> {
         }
     }
 
+    /// The wrapped stream.
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
+    /// The wrapped stream, mutably (bytes read or written around the buffers are the caller's
+    /// to account for).
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
+    /// The read buffer's capacity now (grows with large messages, shrinks back at rest).
     pub fn read_capacity(&self) -> usize {
         self.read_buf.capacity()
     }
 
+    /// The write buffer's capacity now.
     pub fn write_capacity(&self) -> usize {
         self.write_buf.capacity()
     }
@@ -134,10 +140,12 @@ impl<S> GrowableSyncStream<S> {
         self.write_buf.len()
     }
 
+    /// Whether a fill saw the end of the stream.
     pub fn is_eof(&self) -> bool {
         self.eof
     }
 
+    /// Reads, writes, growths and shrinks so far.
     pub fn counters(&self) -> IoCounters {
         self.counters
     }

@@ -34,6 +34,8 @@ pub struct Compressor {
 }
 
 impl Compressor {
+    /// A compressor for a `window_bits` window (clamped to 9–15) at `level` (0–9); `reset`
+    /// starts each message with a fresh dictionary. Its zlib state is allocated on first use.
     pub fn new(window_bits: u8, level: u32, reset: bool) -> Self {
         Self { state: None, window_bits: window_bits.clamp(9, 15), level: level.min(9), reset }
     }
@@ -88,6 +90,8 @@ pub struct Decompressor {
 }
 
 impl Decompressor {
+    /// A decompressor; `reset` drops the dictionary after each message. Its zlib state is
+    /// allocated on first use.
     pub fn new(reset: bool) -> Self {
         Self { state: None, reset }
     }

@@ -34,7 +34,9 @@ impl Default for DeflateConfig {
 /// What both ends agreed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
+    /// The server resets its compressor after each message.
     pub server_no_context_takeover: bool,
+    /// The client resets its compressor after each message.
     pub client_no_context_takeover: bool,
     /// The window the server may compress with.
     pub server_max_window_bits: u8,

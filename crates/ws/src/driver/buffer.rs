@@ -59,6 +59,7 @@ impl ReadBuffer {
         self.buf.len()
     }
 
+    /// Whether nothing is buffered.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

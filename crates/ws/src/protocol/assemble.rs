@@ -36,6 +36,7 @@ impl Assembly {
         Self { kind, compressed: true, buf: Vec::new() }
     }
 
+    /// Whether the message's fragments are inflated as they arrive.
     pub fn is_compressed(&self) -> bool {
         self.compressed
     }
