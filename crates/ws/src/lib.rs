@@ -92,4 +92,5 @@ pub use frame::{CloseCode, CloseFrame};
 pub use handshake::{ClientRequest, HandshakeError, HttpResponse, Rejection, Request, Response};
 pub use message::Message;
 pub use protocol::Role;
+pub use protocol::prepared::PreparedMessage;
 pub use utf8::Utf8Bytes;

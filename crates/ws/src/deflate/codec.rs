@@ -40,6 +40,16 @@ impl Compressor {
         Self { state: None, window_bits: window_bits.clamp(9, 15), level: level.min(9), reset }
     }
 
+    /// Whether every message starts from a fresh dictionary (so equal messages compress equally).
+    pub fn resets(&self) -> bool {
+        self.reset
+    }
+
+    /// `(window bits, level)` as clamped.
+    pub fn params(&self) -> (u8, u32) {
+        (self.window_bits, self.level)
+    }
+
     /// Appends the compressed form of `data` (without the sync-flush tail) to `out`. Returns
     /// false (with `out` as it was and the context reset) if zlib failed; the caller then sends
     /// the message uncompressed, which the extension allows.

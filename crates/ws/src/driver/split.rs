@@ -171,6 +171,13 @@ impl<W: AsyncWrite> Writer<W> {
         Ok(())
     }
 
+    /// Queues a message prepared once for many connections (see `WebSocket::feed_prepared`).
+    pub fn feed_prepared(&mut self, msg: &crate::PreparedMessage) -> Result<(), Error> {
+        let core = &mut *self.shared.core.borrow_mut();
+        core.proto.send_prepared(msg, &mut core.out)?;
+        Ok(())
+    }
+
     /// Writes everything queued, waiting while the reader writes a reply.
     pub async fn flush(&mut self) -> Result<(), Error> {
         self.shared.flush().await?;

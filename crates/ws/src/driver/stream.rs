@@ -19,6 +19,7 @@ use crate::frame::CloseFrame;
 /// be read; at this size it writes.
 pub const SEND_DEFER_BYTES: usize = 64 << 10;
 use crate::message::Message;
+use crate::protocol::prepared::PreparedMessage;
 use crate::protocol::{Outbox, Protocol, Role, State};
 
 /// A WebSocket connection over the stream `S` (a `TcpStream`, `UnixStream`, or a TLS stream).
@@ -96,6 +97,15 @@ impl<S> WebSocket<S> {
     pub fn feed_binary_parts(&mut self, parts: &[bytes::Bytes]) -> Result<(), Error> {
         let core = &mut *self.core.borrow_mut();
         core.proto.send_binary_parts(parts, &mut core.out)?;
+        Ok(())
+    }
+
+    /// Queues a message prepared once for many connections (broadcast): its payload, and for a
+    /// server that compresses with a fresh context per message its compressed form, are shared,
+    /// not copied or re-encoded. Written by the next `flush` (or a `send`/`read` that writes).
+    pub fn feed_prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
+        let core = &mut *self.core.borrow_mut();
+        core.proto.send_prepared(msg, &mut core.out)?;
         Ok(())
     }
 

@@ -23,6 +23,7 @@
 pub mod assemble;
 pub mod mask_keys;
 pub mod outbox;
+pub mod prepared;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -428,6 +429,36 @@ impl Protocol {
         }
         let mask = self.next_mask();
         out.push_frame_parts(OpCode::Binary, true, parts, mask);
+        Ok(())
+    }
+
+    /// Queues a prepared (broadcast) message: a server shares its payload, and its compressed
+    /// form when this connection compresses every message with a fresh context; otherwise it is
+    /// sent as [`Protocol::send`] would.
+    pub fn send_prepared(
+        &mut self,
+        msg: &prepared::PreparedMessage,
+        out: &mut Outbox,
+    ) -> Result<(), UsageError> {
+        if self.state != State::Open {
+            return Err(UsageError::Closed);
+        }
+        let (opcode, payload) = (msg.opcode(), msg.payload());
+        if self.role == Role::Server
+            && let Some(deflate) = self.deflate.as_ref()
+            && deflate.compress
+            && payload.len() >= deflate.min_size
+            && deflate.compressor.resets()
+        {
+            let (bits, level) = deflate.compressor.params();
+            if let Some(compressed) = msg.compressed(bits, level) {
+                out.push_frame_rsv(opcode, true, 0b100, &compressed, None);
+                return Ok(());
+            }
+            self.push(opcode, payload, out);
+            return Ok(());
+        }
+        self.push_data(opcode, payload, out);
         Ok(())
     }
 

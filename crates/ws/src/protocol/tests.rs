@@ -4,6 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
+use super::prepared::PreparedMessage;
 use super::*;
 use crate::frame::close::CloseError;
 use crate::frame::{CloseCode, HeaderError};
@@ -508,5 +509,62 @@ mod deflate {
                 assert!(matches!(res, Err(ProtocolError::MessageTooLarge { .. })), "{res:?}");
             }
         }
+    }
+
+    /// Segments `p` queues for `msg` prepared, and the bytes they make.
+    fn send_prepared(p: &mut Protocol, msg: &PreparedMessage) -> (Vec<Bytes>, Vec<u8>) {
+        let mut out = Outbox::new(64);
+        p.send_prepared(msg, &mut out).unwrap();
+        let mut segs = Vec::new();
+        out.drain_into(&mut segs, 1024);
+        let wire = segs.concat();
+        (segs, wire)
+    }
+
+    #[test]
+    fn a_prepared_message_is_shared_by_servers_and_compressed_once_where_context_allows() {
+        let text = "{\"price\": 101.25, \"symbol\": \"EDDY\"}".repeat(100);
+        let msg = PreparedMessage::text(text.clone());
+        let want = vec![Message::text(text.clone())];
+
+        // Without deflate: the payload goes out as the very bytes prepared, for every server.
+        for _ in 0..2 {
+            let mut plain = server();
+            let (segs, wire) = send_prepared(&mut plain, &msg);
+            assert!(segs.iter().any(|s| s.as_ptr() == msg.payload().as_ptr()), "payload shared");
+            let (got, res, _) = run(&mut Protocol::new(Role::Client, &Config::default()), &wire);
+            assert_eq!((got, res), (want.clone(), Ok(())));
+        }
+
+        // Servers that reset per message share one compressed form, and it inflates right.
+        let reset = Negotiated { server_no_context_takeover: true, ..NEG };
+        let (mut c1, mut s1) = pair(reset);
+        let (mut c2, mut s2) = pair(reset);
+        let (segs1, wire1) = send_prepared(&mut s1, &msg);
+        let (segs2, wire2) = send_prepared(&mut s2, &msg);
+        assert_eq!(wire1[0] & 0x40, 0x40, "RSV1: compressed");
+        assert!(wire1.len() < text.len() / 4, "compressed: {} bytes", wire1.len());
+        let shared = |a: &[Bytes], b: &[Bytes]| {
+            a.iter().any(|x| x.len() > 64 && b.iter().any(|y| y.as_ptr() == x.as_ptr()))
+        };
+        assert!(shared(&segs1, &segs2), "one compressed form for both connections");
+        assert_eq!((run(&mut c1, &wire1).0, run(&mut c2, &wire2).0), (want.clone(), want.clone()));
+
+        // With context takeover each connection compresses for itself, message after message.
+        let (mut c3, mut s3) = pair(NEG);
+        for _ in 0..3 {
+            let (segs3, wire3) = send_prepared(&mut s3, &msg);
+            assert!(!shared(&segs3, &segs1), "its own compression, not the shared one");
+            let (got, res, _) = run(&mut c3, &wire3);
+            assert_eq!((got, res), (want.clone(), Ok(())));
+        }
+
+        // A client masks its own copy.
+        let (mut c4, mut s4) = pair(reset);
+        let (segs4, wire4) = send_prepared(&mut c4, &msg);
+        assert!(!shared(&segs4, &segs1));
+        assert_eq!(wire4[1] & 0x80, 0x80, "masked");
+        assert_eq!(run(&mut s4, &wire4).0, want);
+        assert!(PreparedMessage::from_message(Message::Ping(Bytes::new())).is_none());
     }
 }

@@ -235,3 +235,56 @@ async fn buffered_input_counts_what_the_next_read_returns_without_waiting() {
     assert!(matches!(second_msg, Message::Binary(b) if &b[..] == b"two!"));
     assert_eq!(after, 0);
 }
+
+#[compio::test]
+async fn a_prepared_message_reaches_every_connection_byte_exact() {
+    // One server task holds four connections (two negotiated permessage-deflate without context
+    // takeover, so they share one compressed form) and broadcasts 200 prepared messages.
+    let listener = compio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let deflate = eddy_ws::deflate::DeflateConfig {
+        min_size: 0,
+        server_no_context_takeover: true,
+        ..Default::default()
+    };
+    let messages: Vec<Bytes> = (0..200u32)
+        .map(|i| Bytes::from(format!("{{\"tick\":{i},\"pad\":\"{}\"}}", "x".repeat(i as usize))))
+        .collect();
+    let sent = messages.clone();
+    let server = compio::runtime::spawn(async move {
+        let mut conns = Vec::new();
+        for i in 0..4 {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let config = match i % 2 {
+                0 => Config::default().with_deflate(deflate.clone()),
+                _ => Config::default(),
+            };
+            conns.push(eddy_ws::accept_with(tcp, &config, |_, _| Ok(())).await.unwrap());
+        }
+        for payload in &sent {
+            let prepared = eddy_ws::PreparedMessage::binary(payload.clone());
+            for ws in conns.iter_mut() {
+                ws.feed_prepared(&prepared).unwrap();
+            }
+        }
+        for ws in conns.iter_mut() {
+            ws.flush().await.unwrap();
+        }
+        conns
+    });
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        let config = match i % 2 {
+            0 => Config::default().with_deflate(eddy_ws::deflate::DeflateConfig::default()),
+            _ => Config::default(),
+        };
+        let request = eddy_ws::ClientRequest::new(&url(addr)).unwrap();
+        clients.push(eddy_ws::connect_with(request, &config).await.unwrap().0);
+    }
+    for ws in clients.iter_mut() {
+        for want in &messages {
+            assert_eq!(ws.read().await.unwrap(), Message::Binary(want.clone()));
+        }
+    }
+    drop(server.await.unwrap());
+}
