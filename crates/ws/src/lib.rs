@@ -75,6 +75,7 @@ pub mod driver;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod hub;
 pub mod message;
 pub mod protocol;
 mod recycle;
@@ -90,6 +91,7 @@ pub use driver::{
 pub use error::{Error, ProtocolError, UsageError};
 pub use frame::{CloseCode, CloseFrame};
 pub use handshake::{ClientRequest, HandshakeError, HttpResponse, Rejection, Request, Response};
+pub use hub::{Hub, Lagged, SlowPolicy, Subscription};
 pub use message::Message;
 pub use protocol::Role;
 pub use protocol::prepared::PreparedMessage;

@@ -33,6 +33,10 @@ impl CloseCode {
     pub const MANDATORY_EXTENSION: Self = Self(1010);
     /// 1011: the server hit an unexpected condition.
     pub const INTERNAL: Self = Self(1011);
+    /// 1012 (IANA): the server is restarting.
+    pub const SERVICE_RESTART: Self = Self(1012);
+    /// 1013 (IANA): try again later (the server is overloaded, or the peer fell too far behind).
+    pub const TRY_AGAIN_LATER: Self = Self(1013);
 
     /// Whether the code may be sent in (and accepted from) a close frame: 1000–1003 and 1007–1011
     /// defined by §7.4.1, 1012–1014 registered with IANA since, and 3000–4999 for libraries,

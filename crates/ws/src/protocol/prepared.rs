@@ -66,7 +66,8 @@ impl PreparedMessage {
         self.opcode
     }
 
-    pub(crate) fn payload(&self) -> &Bytes {
+    /// The payload as prepared (uncompressed).
+    pub fn payload(&self) -> &Bytes {
         &self.payload
     }
 
