@@ -92,3 +92,59 @@ async fn a_client_that_does_not_trust_the_ca_is_refused() {
     assert!(plain.is_err(), "the plain connect refuses wss://");
     std::fs::remove_dir_all(ca.parent().unwrap()).ok();
 }
+
+#[compio::test]
+async fn a_dropped_fill_over_tls_loses_no_byte() {
+    // The server waits for input under timers that fire at varied points (0–3 ms) while the
+    // client sends 3,000 messages in bursts with pauses between: every cancelled `fill` over
+    // TLS must leave the bytes it was reading to the next one. A lost byte desynchronises the
+    // frames (a protocol error) or loses a message.
+    let (ca, cert, key) = make_pki("fill");
+    let acceptor = TlsAcceptor::from(server_config(&cert, &key).unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = compio::runtime::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws =
+            eddy_ws::tls::accept(&acceptor, tcp, &Config::default(), |_, _| Ok(())).await.unwrap();
+        let (mut got, mut cancelled, mut tick) = (Vec::new(), 0u32, 0u64);
+        while got.len() < 3000 {
+            while ws.has_buffered_message() {
+                match ws.read().await.unwrap() {
+                    Message::Binary(b) => got.push(b),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            if got.len() == 3000 {
+                break;
+            }
+            tick = tick.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let wait = std::time::Duration::from_micros((tick >> 33) % 3000);
+            match compio::time::timeout(wait, ws.fill()).await {
+                Ok(n) => assert!(n.unwrap() > 0, "EOF before every message"),
+                Err(_) => cancelled += 1,
+            }
+        }
+        (got, cancelled)
+    });
+    let tls = client_config(Some(&ca)).unwrap();
+    let request = ClientRequest::new(&format!("wss://localhost:{port}/")).unwrap();
+    let (mut ws, _) = eddy_ws::tls::connect_with(request, &Config::default(), tls).await.unwrap();
+    let sent: Vec<Vec<u8>> =
+        (0..3000u32).map(|i| (0..(i % 700) + 1).map(|j| (i + j) as u8).collect()).collect();
+    for (i, payload) in sent.iter().enumerate() {
+        ws.feed(Message::binary(payload.clone())).unwrap();
+        if i % 7 == 0 {
+            ws.flush().await.unwrap();
+            compio::time::sleep(std::time::Duration::from_micros((i as u64 * 37) % 2000)).await;
+        }
+    }
+    ws.flush().await.unwrap();
+    let (got, cancelled) = server.await.unwrap();
+    assert!(cancelled > 50, "the timers cancelled too few fills ({cancelled}) to mean anything");
+    assert_eq!(got.len(), sent.len());
+    for (i, (g, s)) in got.iter().zip(&sent).enumerate() {
+        assert_eq!(&g[..], &s[..], "message {i}");
+    }
+    std::fs::remove_dir_all(ca.parent().unwrap()).ok();
+}

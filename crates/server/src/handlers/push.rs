@@ -21,9 +21,6 @@ pub async fn subscribe(
     payload: &[u8],
 ) -> Result<Reply, ServerError> {
     let req = Subscribe::decode(payload)?;
-    if !session.watchable {
-        return Err(ServerError::FeatureUnavailable("push subscriptions over TLS"));
-    }
     if req.batch == 0 {
         return Err(WireError::Invalid("batch of 0 messages").into());
     }

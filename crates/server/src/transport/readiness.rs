@@ -3,7 +3,7 @@
 //! may be dropped at any time (it consumes nothing), unlike a read (see
 //! `shared/compio-notes.md`: a dropped read can lose its bytes). A TLS stream has no such wait
 //! here (its records are read through rustls), so a connection over TLS waits for the reply
-//! alone. No protocol logic.
+//! alone; a subscribed TLS connection at rest races its read instead (see `watchable`). No protocol logic.
 
 use std::future::Future;
 use std::io;
@@ -16,8 +16,10 @@ pub trait Readiness {
     /// stream with no such wait never resolves.
     fn readable(&self) -> impl Future<Output = io::Result<()>>;
 
-    /// Whether [`Self::readable`] ever resolves (a connection that cannot watch its socket
-    /// serves no push subscriptions: it would stop reading its client's requests).
+    /// Whether [`Self::readable`] ever resolves. A stream that cannot be watched must keep the
+    /// bytes of a dropped read instead (compio-tls's `TlsStream` does: eddy-ws's
+    /// `tests/tls.rs` drops thousands of reads mid-stream and loses none), so that a
+    /// subscribed connection at rest can race the read itself against its pushes.
     fn watchable(&self) -> bool {
         true
     }

@@ -26,7 +26,7 @@ use super::conn::{
     AtRest, Buffered, MAX_BUFFERED_WHILE_WAITING, PollWait, Reply, Woke, accept_loop, idle,
     make_room, pushes, read_until, run_buffered,
 };
-use super::readiness::Readiness;
+use super::readiness::{Either, Readiness, first};
 use crate::push::Subscriptions;
 use crate::session::Session;
 use crate::shard::ShardCtx;
@@ -94,9 +94,32 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
             buf = BytesMut::new();
         }
         // With subscriptions, the connection waits for its client or a push, whichever first
-        // (and reads only once readable, so no read is dropped).
+        // (and reads only once readable, so no read is dropped). Over TLS, which cannot be
+        // peeked, the read itself races the pushes, into a fresh buffer: a dropped TLS read
+        // keeps its bytes in the TLS stream and loses only that empty buffer.
+        let mut read_already = false;
         while let Some(subs) = session.subscriptions.as_mut() {
-            match idle(&stream, subs).await {
+            let rest = if session.watchable {
+                idle(&stream, subs).await
+            } else {
+                let fresh = BytesMut::with_capacity(READ_BASE);
+                match first(stream.append(fresh), subs.next()).await {
+                    Either::Left(BufResult(read, got)) => {
+                        if read? == 0 {
+                            return Ok(());
+                        }
+                        if buf.is_empty() {
+                            buf = got;
+                        } else {
+                            buf.extend_from_slice(&got);
+                        }
+                        read_already = true;
+                        break;
+                    }
+                    Either::Right(pushed) => AtRest::Pushed(pushed),
+                }
+            };
+            match rest {
                 AtRest::Pushed(pushed) => {
                     let frames = pushes(subs, pushed).await;
                     write_replies(&mut stream, frames).await?;
@@ -107,23 +130,25 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
                 }
             }
         }
-        if at_rest && session.subscriptions.is_none() {
-            let deadline = session.read_deadline(false, ctx.config.request_timeout());
-            let Some(ready) = read_until(deadline, stream.readable()).await else {
-                tracing::debug!(%peer, logged_in = session.user_id.is_some(), "idle past its deadline: closing");
+        if !read_already {
+            if at_rest && session.subscriptions.is_none() {
+                let deadline = session.read_deadline(false, ctx.config.request_timeout());
+                let Some(ready) = read_until(deadline, stream.readable()).await else {
+                    tracing::debug!(%peer, logged_in = session.user_id.is_some(), "idle past its deadline: closing");
+                    return Ok(());
+                };
+                ready?;
+            }
+            make_room(&mut buf, need, READ_BASE / 2);
+            let deadline = session.read_deadline(!buf.is_empty(), ctx.config.request_timeout());
+            let Some(BufResult(res, b)) = read_until(deadline, stream.append(buf)).await else {
+                tracing::debug!(%peer, logged_in = session.user_id.is_some(), "read timed out: closing");
                 return Ok(());
             };
-            ready?;
-        }
-        make_room(&mut buf, need, READ_BASE / 2);
-        let deadline = session.read_deadline(!buf.is_empty(), ctx.config.request_timeout());
-        let Some(BufResult(res, b)) = read_until(deadline, stream.append(buf)).await else {
-            tracing::debug!(%peer, logged_in = session.user_id.is_some(), "read timed out: closing");
-            return Ok(());
-        };
-        buf = b;
-        if res? == 0 {
-            return Ok(());
+            buf = b;
+            if res? == 0 {
+                return Ok(());
+            }
         }
         loop {
             let (replies, close, more) = match run_buffered(ctx, &mut session, &mut buf).await {

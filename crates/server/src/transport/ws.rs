@@ -1,12 +1,14 @@
 //! The WebSocket transport on eddy-ws (native owned-buffer path): the same request stream as TCP,
 //! carried in binary messages (a request may span messages, as in Iggy 0.8), each reply sent as
 //! exactly one binary message whose payload parts go out vectored: replies to pipelined requests
-//! share a write (eddy-ws writes them before its next read waits on the socket, or when they reach
-//! the reply budget). The handshake refuses foreign browser origins (403) and connections over the caps
-//! (503). With `[websocket.tls]` it serves wss://. A GET without `Upgrade` gets the dashboard's
-//! files (`dashboard`) unless `websocket.dashboard = false`. Ping/Pong and close are handled by eddy-ws.
-//! While a deferred poll waits, the socket is still watched (`readiness`; not over TLS), so a
-//! cancel or a vanished client is seen at once. No command-specific logic.
+//! share a write (eddy-ws writes them before its next read waits on the socket, or when they
+//! reach the reply budget). The handshake refuses foreign browser origins (403) and connections
+//! over the caps (503). With `[websocket.tls]` it serves wss://. A GET without `Upgrade` gets the
+//! dashboard's files (`dashboard`) unless `websocket.dashboard = false`. Ping/Pong and close are
+//! handled by eddy-ws. While a deferred poll waits, the socket is still watched (`readiness`; not
+//! over TLS), so a cancel or a vanished client is seen at once; a subscribed connection at rest
+//! waits for its client or a push, whichever first (over TLS by racing the read itself). No
+//! command-specific logic.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -28,7 +30,7 @@ use super::conn::{
     read_until, run_buffered,
 };
 use super::dashboard;
-use super::readiness::Readiness;
+use super::readiness::{Either, Readiness, first};
 use crate::push::Subscriptions;
 use crate::session::Session;
 use crate::shard::ShardCtx;
@@ -128,7 +130,23 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
             if ws.queued_bytes() > 0 {
                 ws.flush().await?;
             }
-            match idle(ws.get_ref(), subs).await {
+            // A socket that can be watched is peeked; over TLS the read itself races the push
+            // (a dropped TLS read keeps its bytes in the TLS stream, and nothing of ours is
+            // buffered here: see `Readiness::watchable`).
+            let rest = if ws.get_ref().watchable() {
+                idle(ws.get_ref(), subs).await
+            } else {
+                match first(ws.fill(), subs.next()).await {
+                    Either::Left(read) => {
+                        if read? == 0 {
+                            return Ok(());
+                        }
+                        break;
+                    }
+                    Either::Right(pushed) => AtRest::Pushed(pushed),
+                }
+            };
+            match rest {
                 AtRest::Pushed(pushed) => {
                     for frame in pushes(subs, pushed).await {
                         feed(&mut ws, frame)?;

@@ -149,6 +149,18 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
         self.rbuf.len()
     }
 
+    /// Reads once from the stream into the read buffer, without decoding, writing or answering
+    /// anything (the next [`WebSocket::read`] decodes what it brought); 0 means EOF. For a task
+    /// that waits on its peer and on something else at once over a stream it cannot peek:
+    /// dropping this future loses nothing when nothing was buffered ([`Self::buffered_input`]
+    /// is 0) and the stream keeps the bytes of a dropped read. compio-tls's `TlsStream` does
+    /// (its reads run through a future it stores, and rustls holds what it decrypted); a plain
+    /// `TcpStream` does not (a dropped read that completed loses its bytes: peek it instead).
+    pub async fn fill(&mut self) -> Result<usize, Error> {
+        let need = self.rbuf.len() + 1;
+        Ok(conn::fill_from(&mut self.stream, &mut self.rbuf, need).await?)
+    }
+
     /// Writes everything queued by [`WebSocket::feed`] or a deferred [`WebSocket::send`] (and
     /// automatic replies), in one submission of up to 512 segments at a time.
     pub async fn flush(&mut self) -> Result<(), Error> {
