@@ -13,7 +13,7 @@
 //! that filled its wait when the free credit cannot give it as much again (`Starved`), reads
 //! next with the whole free credit once the other waits are back (they are cancelled to make
 //! that quick), and waits no longer than that read (a wait holding all the credit would leave
-//! the others without one); one whose next message does not fit even then (`Blocked`) is
+//! the others without one; credit granted meanwhile is shared out once it is back); one whose next message does not fit even then (`Blocked`) is
 //! reported (a STALLED frame) and waits for a grant. No socket I/O: the transport writes the
 //! frames.
 
@@ -212,9 +212,10 @@ impl Subscriptions {
                 // It filled its wait (more may be there) and the free credit cannot give it
                 // as much again, while other partitions' waits hold the rest (a client that
                 // grants back at half its window might never see that half): it goes next,
-                // alone, with all the credit, once those waits are back.
+                // alone, with all the credit, once those waits are back. (Whether its wait had
+                // all the credit does not matter: a grant may have come while it was out.)
                 let filled = u64::from(polled.count) == messages;
-                if filled && !all && sub.free_messages < messages {
+                if filled && sub.free_messages < messages && sub.held().0 > 0 {
                     starve(sub, at, waiter_id(client, subscription)).await;
                 }
                 push::encode_messages_head(
@@ -280,7 +281,13 @@ impl Subscriptions {
         let tx = self.tx.clone();
         let Some(sub) = self.subs.iter_mut().find(|s| s.id == id) else { return };
         let waiting = sub.parts.iter().filter(|p| matches!(p.state, State::Waiting { .. })).count();
-        if sub.parts.iter().any(|p| p.state == State::Blocked) {
+        // A wait with all the credit is answered at once (it reads what is there and waits no
+        // longer): credit granted meanwhile waits for it, so that its partition can have it
+        // if it filled its wait, rather than idle partitions holding it in long waits.
+        let alone = |p: &Part| {
+            p.state == State::Blocked || matches!(p.state, State::Waiting { all: true, .. })
+        };
+        if sub.parts.iter().any(alone) {
             return;
         }
         // A starved partition goes alone, with everything, once the other waits are back.
@@ -373,4 +380,119 @@ impl Drop for Subscriptions {
 
 fn frame(head: BytesMut) -> Reply {
     Reply { status: status::PUSH_FRAME, head, chunks: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use eddy_wire::Identifier;
+
+    use super::*;
+    use crate::shard::message::Polled;
+
+    /// Partition 1 always has messages (100 bytes each), the others none; each partition's
+    /// owner serves its queue in order and answers a wait as a real owner does: at once if
+    /// anything is readable, else at a cancel (with nothing) or never (a minute's heartbeat).
+    struct Owners {
+        rx: Vec<flume::Receiver<PartitionOp>>,
+        /// Idle partitions' waits: (partition, to).
+        waits: Vec<(u32, PushTo)>,
+        next: u64,
+    }
+
+    impl Owners {
+        /// Serves one queued operation of `partition`; false if none is queued.
+        fn serve(&mut self, partition: u32) -> bool {
+            let Ok(op) = self.rx[partition as usize].try_recv() else { return false };
+            match op {
+                PartitionOp::Push { start, count, defer, to, .. } if partition == 1 => {
+                    assert_eq!(start, self.next, "from where the last push ended");
+                    let count = count.min(defer.max_bytes / 100);
+                    let chunks = vec![Bytes::from(vec![0u8; count as usize * 100])];
+                    self.next += u64::from(count);
+                    to.send(Ok(Polled { partition, start, count, chunks, ..Polled::default() }));
+                }
+                PartitionOp::Push { to, .. } => {
+                    assert!(self.waits.iter().all(|w| w.0 != partition), "one wait each");
+                    self.waits.push((partition, to));
+                }
+                PartitionOp::CancelWait { answer, .. } => {
+                    if let Some(at) = self.waits.iter().position(|w| w.0 == partition) {
+                        let (_, to) = self.waits.remove(at);
+                        if answer {
+                            to.send(Ok(Polled { partition, ..Polled::default() }));
+                        }
+                    }
+                }
+                _ => panic!("unexpected operation"),
+            }
+            true
+        }
+    }
+
+    #[compio::test]
+    async fn a_busy_partition_among_idle_ones_never_stalls_whatever_the_interleaving() {
+        // Only partition 1 of three gets messages; the client grants back what it took once it
+        // took half its window of 64. Owners' queues, the connection's answers and the grants
+        // interleave at random (a grant can land while the busy partition's wait is out, even
+        // one holding all the credit): the busy partition must never be left without a wait
+        // while idle partitions hold the credit in waits that last until the heartbeat.
+        for seed in 1..=300u64 {
+            let mut rng = seed;
+            let mut below = |n: u64| {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (rng >> 33) % n
+            };
+            let mut subs = Subscriptions::new(7);
+            let mut rx = Vec::new();
+            let parts = (0..3)
+                .map(|partition| {
+                    let (tx, r) = flume::unbounded();
+                    rx.push(r);
+                    Part::new(partition, tx, 0)
+                })
+                .collect();
+            let spec = Spec {
+                consumer: (1, Identifier::Numeric(1)),
+                auto_commit: false,
+                batch: 32,
+                credit_messages: 64,
+                credit_bytes: 1 << 20,
+                heartbeat_ms: 60_000,
+                parts,
+            };
+            let mut owners = Owners { rx, waits: Vec::new(), next: 0 };
+            let id = subs.add(spec).await;
+            let (mut taken, mut delivered) = (0u64, 0u64);
+            for step in 0..2_000 {
+                let answers = !subs.rx.is_empty();
+                let queued = owners.rx.iter().any(|r| !r.is_empty());
+                assert!(
+                    answers || queued || taken >= 32,
+                    "seed {seed} step {step}: stalled after {delivered} messages"
+                );
+                match below(3) {
+                    0 if taken >= 32 => {
+                        subs.grant(id, taken as u32, taken as u32 * 100).await.unwrap();
+                        taken = 0;
+                    }
+                    1 if answers => {
+                        let pushed = subs.rx.try_recv().unwrap();
+                        subs.take(pushed).await;
+                        for frame in subs.take_frames() {
+                            let count = frame.chunks.iter().map(|c| c.len() as u64 / 100);
+                            let count: u64 = count.sum();
+                            taken += count;
+                            delivered += count;
+                        }
+                    }
+                    _ => {
+                        owners.serve(below(3) as u32);
+                    }
+                }
+                assert!(taken <= 64, "seed {seed}: never pushed past the window");
+            }
+            assert!(delivered > 1000, "seed {seed}: it kept flowing: {delivered}");
+        }
+    }
 }
