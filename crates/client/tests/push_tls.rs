@@ -121,7 +121,7 @@ impl<S: AsyncRead + AsyncWrite> Frames for Raw<S> {
 
 struct Ws<S>(eddy_ws::WebSocket<S>);
 
-impl<S: AsyncRead + AsyncWrite> Frames for Ws<S> {
+impl<S: AsyncRead + AsyncWrite + eddy_ws::Detach> Frames for Ws<S> {
     async fn send(&mut self, code: u32, payload: &[u8]) {
         self.0.send(eddy_ws::Message::binary(request(code, payload))).await.unwrap();
     }

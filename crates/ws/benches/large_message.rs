@@ -51,6 +51,9 @@ impl AsyncWrite for Counted {
     }
 }
 
+/// Runs its reads and writes in place (the counting wrapper holds no clone to detach with).
+impl eddy_ws::Detach for Counted {}
+
 #[derive(Clone, Copy)]
 enum Variant {
     Compat(&'static str, StreamConfig),

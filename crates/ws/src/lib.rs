@@ -56,6 +56,7 @@
 //!   HTTP status; [`accept_or_serve`] also answers plain HTTP on the same port.
 //! - `feed` + `flush` batch many messages into one vectored write; `send` batches on its own
 //!   while more input is buffered (see [`WebSocket::send`]).
+//! - [`WebSocket::read`] is cancel-safe: it can wait in a `select!` beside a timer or a channel.
 //! - [`WebSocket::split`] gives a [`Reader`] and a [`Writer`] for two tasks.
 //! - [`Config`] bounds everything a peer can make the connection hold (message, frame and
 //!   handshake sizes, timeouts) and enables permessage-deflate (RFC 7692).
@@ -85,8 +86,8 @@ pub mod utf8;
 
 pub use config::Config;
 pub use driver::{
-    Incoming, Reader, SEND_DEFER_BYTES, WebSocket, Writer, accept, accept_or_serve, accept_with,
-    client, connect, connect_with,
+    Detach, Incoming, Reader, SEND_DEFER_BYTES, WebSocket, Writer, accept, accept_or_serve,
+    accept_with, client, connect, connect_with,
 };
 pub use error::{Error, ProtocolError, UsageError};
 pub use frame::{CloseCode, CloseFrame};

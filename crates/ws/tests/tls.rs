@@ -148,3 +148,32 @@ async fn a_dropped_fill_over_tls_loses_no_byte() {
     }
     std::fs::remove_dir_all(ca.parent().unwrap()).ok();
 }
+
+#[path = "support/cancel.rs"]
+mod support;
+
+#[compio::test]
+async fn a_read_raced_against_timers_loses_nothing_over_tls() {
+    // `read()` itself (not only `fill`) in a race with random timers over wss://, with writes
+    // while a dropped read is in flight (see tests/support/cancel.rs).
+    let (ca, cert, key) = make_pki("cancel");
+    let acceptor = TlsAcceptor::from(server_config(&cert, &key).unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = compio::runtime::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let ws =
+            eddy_ws::tls::accept(&acceptor, tcp, &Config::default(), |_, _| Ok(())).await.unwrap();
+        support::read_with_timers(ws).await
+    });
+    let tls = client_config(Some(&ca)).unwrap();
+    let request = ClientRequest::new(&format!("wss://localhost:{port}/")).unwrap();
+    let (ws, _) = eddy_ws::tls::connect_with(request, &Config::default(), tls).await.unwrap();
+    let ticks = compio::time::timeout(std::time::Duration::from_secs(60), support::send_stream(ws))
+        .await
+        .expect("the stream completes");
+    let (cancelled, sent) = server.await.unwrap();
+    assert!(cancelled > 100, "the timers dropped too few reads ({cancelled}) to mean anything");
+    assert_eq!(ticks, (0..sent).collect::<Vec<_>>(), "the reader's own messages, in order");
+    std::fs::remove_dir_all(ca.parent().unwrap()).ok();
+}

@@ -108,7 +108,7 @@ async fn connection(
 }
 
 /// Serves one accepted WebSocket until it closes.
-async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
+async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness + eddy_ws::Detach>(
     ctx: &ShardCtx,
     mut ws: WebSocket<S>,
     peer: SocketAddr,
@@ -229,7 +229,7 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness>(
 }
 
 /// Queues one reply as one binary message.
-fn feed<S: AsyncRead + AsyncWrite>(
+fn feed<S: AsyncRead + AsyncWrite + eddy_ws::Detach>(
     ws: &mut WebSocket<S>,
     reply: Reply,
 ) -> Result<(), eddy_ws::Error> {
@@ -242,7 +242,7 @@ fn feed<S: AsyncRead + AsyncWrite>(
 /// reply comes or a cancel among them makes it come; `None` when the client went away (the poll
 /// is abandoned). A read starts only when eddy-ws holds input or the socket is readable, so no
 /// read is ever dropped (a client that sends half a frame delays only its own reply).
-async fn read_while_waiting<S: AsyncRead + AsyncWrite + Readiness>(
+async fn read_while_waiting<S: AsyncRead + AsyncWrite + Readiness + eddy_ws::Detach>(
     ws: &mut WebSocket<S>,
     pending: &mut BytesMut,
     mut wait: PollWait,

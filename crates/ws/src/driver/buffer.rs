@@ -99,6 +99,28 @@ impl ReadBuffer {
         std::mem::take(&mut self.buf)
     }
 
+    /// Like [`Self::prepare`], but hands out only the spare room, split off the buffer (same
+    /// allocation, no copy): the buffered bytes stay here whatever becomes of the read, and
+    /// [`Self::restore_tail`] joins what it read back on.
+    pub fn prepare_tail(&mut self, need: usize) -> BytesMut {
+        let buf = self.prepare(need);
+        self.buf = buf;
+        let len = self.buf.len();
+        self.buf.split_off(len)
+    }
+
+    /// Joins a read's tail back on (in place when it is still adjacent, as it is unless the
+    /// buffer moved meanwhile) and adapts the burst; returns the bytes the read brought.
+    pub fn restore_tail(&mut self, tail: BytesMut) -> usize {
+        let read = tail.len();
+        let mut buf = std::mem::take(&mut self.buf);
+        // What was consumed while the read was out does not count as read.
+        self.handed.0 = buf.len();
+        buf.unsplit(tail);
+        self.restore(buf);
+        read
+    }
+
     /// The next capacity for a frame that needs `need` bytes. Up to [`FIRST_STEP`] the frame
     /// gets its room at once plus room for a following frame of up to its size (at most
     /// [`MAX_BURST`]), so pipelined medium frames arrive two per read rather than one read

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use compio::buf::BufResult;
-use compio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::buffer::ReadBuffer;
+use super::detach::{Detach, ReadOp, WriteOp, advance};
 use crate::error::Error;
 use crate::message::Message;
 use crate::protocol::{Outbox, Protocol, Role, State};
@@ -24,42 +25,127 @@ const MAX_IOV: usize = 512;
 pub(crate) struct Core {
     pub proto: Protocol,
     pub out: Outbox,
-    /// A reusable vector for the segments of one write; empty between writes.
-    pub iov: Vec<Bytes>,
+    /// Segments taken from the outbox for the write in progress, the first maybe partly
+    /// written; empty (and reused) between writes, and while a detached write holds them.
+    pub writing: Vec<Bytes>,
+    /// Bytes were written since the last stream flush (a no-op on TCP, required by TLS).
+    pub unflushed: bool,
+    /// A message decoded and not yet returned, because the read that decoded it was dropped
+    /// while it wrote the automatic reply; the next read returns it first.
+    pub held: Option<Message>,
     pub close_timeout: Duration,
 }
 
+impl Core {
+    pub fn new(proto: Protocol, out: Outbox, close_timeout: Duration) -> Self {
+        Self { proto, out, writing: Vec::new(), unflushed: false, held: None, close_timeout }
+    }
+
+    /// Whether anything queued is not yet written and flushed (a detached write aside).
+    pub fn has_unwritten(&self) -> bool {
+        !self.out.is_empty() || !self.writing.is_empty() || self.unflushed
+    }
+}
+
 /// Writes everything in `core.out`, in batches of at most [`MAX_IOV`] segments, then flushes
-/// the stream (a no-op on TCP, required by TLS). The core is never borrowed across an await.
-pub(crate) async fn write_out<W: AsyncWrite>(w: &mut W, core: &RefCell<Core>) -> io::Result<()> {
-    let mut wrote = false;
+/// the stream. Cancel-safe: a write in flight when this future is dropped is left in `parked`
+/// (a detached one) or was accepted whole or not at all (in place), and what is left of its
+/// batch stays in `core.writing`; the next call finishes it first. The core is never borrowed
+/// across an await.
+pub(crate) async fn write_out<W: AsyncWrite + Detach>(
+    w: &mut W,
+    core: &RefCell<Core>,
+    parked: &mut Option<WriteOp>,
+) -> io::Result<()> {
     loop {
-        let mut batch = {
+        if let Some(op) = parked.as_mut() {
+            let BufResult(result, segments) = op.as_mut().await;
+            *parked = None;
+            wrote(core, result, segments)?;
+            continue;
+        }
+        let segments = {
             let mut core = core.borrow_mut();
-            if core.out.is_empty() {
+            let core = &mut *core;
+            if core.writing.is_empty() {
+                core.out.drain_into(&mut core.writing, MAX_IOV);
+            }
+            if core.writing.is_empty() {
                 break;
             }
-            let mut batch = std::mem::take(&mut core.iov);
-            core.out.drain_into(&mut batch, MAX_IOV);
-            batch
+            std::mem::take(&mut core.writing)
         };
-        wrote = true;
-        let BufResult(result, mut batch) = match batch.pop() {
-            Some(one) if batch.is_empty() => {
-                let BufResult(result, _) = w.write_all(one).await;
-                BufResult(result, batch)
+        match w.detach_write(segments) {
+            Ok(op) => *parked = Some(op),
+            Err(segments) => {
+                let BufResult(result, segments) = w.write_vectored(segments).await;
+                wrote(core, result, segments)?;
             }
-            Some(last) => {
-                batch.push(last);
-                w.write_vectored_all(batch).await
-            }
-            None => BufResult(Ok(()), batch),
-        };
-        batch.clear();
-        core.borrow_mut().iov = batch;
-        result?;
+        }
     }
-    if wrote { w.flush().await } else { Ok(()) }
+    if core.borrow().unflushed {
+        w.flush().await?;
+        core.borrow_mut().unflushed = false;
+    }
+    Ok(())
+}
+
+/// Accounts one finished write: drops what it wrote from the batch and keeps the rest for the
+/// next write (an error keeps all of it: nothing more is written on this connection anyway).
+fn wrote(
+    core: &RefCell<Core>,
+    result: io::Result<usize>,
+    mut segments: Vec<Bytes>,
+) -> io::Result<()> {
+    let mut core = core.borrow_mut();
+    let n = match result {
+        Ok(0) if segments.iter().any(|s| !s.is_empty()) => {
+            Err(io::Error::from(io::ErrorKind::WriteZero))
+        }
+        other => other,
+    };
+    let n = match n {
+        Ok(n) => n,
+        Err(e) => {
+            core.writing = segments;
+            return Err(e);
+        }
+    };
+    core.unflushed = true;
+    advance(&mut segments, n);
+    if segments.is_empty() {
+        // Keep the vector's allocation for the next batch.
+        segments.clear();
+    }
+    core.writing = segments;
+    Ok(())
+}
+
+/// Reads once into the spare capacity of `rbuf` (prepared for a frame needing `need` bytes),
+/// returning the bytes read; 0 is EOF. Cancel-safe: the buffered bytes stay in `rbuf` (the read
+/// gets only the spare room, split off and joined back), a detached read in flight is left in
+/// `parked` for the next call, and an in-place read is one whose stream keeps what it read.
+pub(crate) async fn fill_parked<R: AsyncRead + Detach>(
+    r: &mut R,
+    rbuf: &mut ReadBuffer,
+    need: usize,
+    parked: &mut Option<ReadOp>,
+) -> io::Result<usize> {
+    if parked.is_none() {
+        match r.detach_read(rbuf.prepare_tail(need)) {
+            Ok(op) => *parked = Some(op),
+            Err(tail) => {
+                let BufResult(result, tail) = r.append(tail).await;
+                let n = rbuf.restore_tail(tail);
+                return result.map(|_| n);
+            }
+        }
+    }
+    let Some(op) = parked.as_mut() else { return Ok(0) };
+    let BufResult(result, tail) = op.as_mut().await;
+    *parked = None;
+    let n = rbuf.restore_tail(tail);
+    result.map(|_| n)
 }
 
 /// The I/O a read loop needs; implemented by the whole stream and by the read half.
@@ -72,25 +158,13 @@ pub(crate) trait ReadConn {
     async fn fill(&mut self, buf: &mut ReadBuffer, need: usize) -> io::Result<usize>;
     /// Ends this side's writing (TCP FIN).
     async fn shutdown(&mut self) -> io::Result<()>;
+    /// Whether something queued is not yet written (a write left in flight included).
+    fn has_unwritten(&self) -> bool;
     /// Whether everything queued (the application's fed messages too) is written before a read
     /// waits on the socket. True for a whole connection, whose one task both feeds and reads: a
     /// reply it fed and a read that waits for the peer's answer to it must not deadlock. False
     /// for a split read half: what the write half queued is the write half's to flush.
     const FLUSH_BEFORE_WAIT: bool;
-}
-
-/// Reads into the spare capacity of the buffer prepared for a frame needing `need` bytes.
-pub(crate) async fn fill_from<R: AsyncRead>(
-    r: &mut R,
-    rbuf: &mut ReadBuffer,
-    need: usize,
-) -> io::Result<usize> {
-    let buf = rbuf.prepare(need);
-    let before = buf.len();
-    let BufResult(result, buf) = r.append(buf).await;
-    let after = buf.len();
-    rbuf.restore(buf);
-    result.map(|n| n.min(after - before))
 }
 
 /// Reads the next message: decodes what is buffered, writes automatic replies, reads more when
@@ -100,10 +174,13 @@ pub(crate) async fn read_message<C: ReadConn>(
     rbuf: &mut ReadBuffer,
 ) -> Result<Message, Error> {
     loop {
-        let (result, pending, state, role) = {
+        let (mut result, pending, state, role) = {
             let core = &mut *c.core().borrow_mut();
             let queued = core.out.queued_bytes();
-            let result = core.proto.read_message(rbuf.bytes_mut(), &mut core.out);
+            let result = match core.held.take() {
+                Some(msg) => Ok(Some(msg)),
+                None => core.proto.read_message(rbuf.bytes_mut(), &mut core.out),
+            };
             // Flush only when this decode queued a reply (Pong, close echo, error close): data the
             // application queued with `feed` waits for its own `flush`, so a read loop can batch.
             (
@@ -114,7 +191,16 @@ pub(crate) async fn read_message<C: ReadConn>(
             )
         };
         if pending {
+            // The message waits in the core while its reply is written: a read dropped during
+            // that write leaves it for the next read.
+            if let Ok(Some(msg)) = result {
+                c.core().borrow_mut().held = Some(msg);
+                result = Ok(None);
+            }
             let flushed = c.flush().await;
+            if let Some(msg) = c.core().borrow_mut().held.take() {
+                result = Ok(Some(msg));
+            }
             if let (Ok(_), Err(e)) = (&result, flushed) {
                 return Err(e);
             }
@@ -139,7 +225,7 @@ pub(crate) async fn read_message<C: ReadConn>(
             Ok(None) => {
                 // Nothing whole is buffered: before waiting on the socket, write what is queued,
                 // so fed messages never wait for a flush that a blocked read would hold back.
-                if C::FLUSH_BEFORE_WAIT && !c.core().borrow().out.is_empty() {
+                if C::FLUSH_BEFORE_WAIT && c.has_unwritten() {
                     c.flush().await?;
                 }
                 let need = c.core().borrow().proto.bytes_needed(rbuf.bytes_mut().len());

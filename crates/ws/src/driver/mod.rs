@@ -4,10 +4,12 @@
 
 pub mod buffer;
 mod conn;
+pub mod detach;
 pub mod handshake;
 pub mod split;
 pub mod stream;
 
+pub use detach::Detach;
 pub use handshake::{
     Incoming, accept, accept_or_serve, accept_with, client, connect, connect_with,
 };

@@ -16,23 +16,31 @@ use compio::io::{AsyncRead, AsyncWrite};
 
 use super::buffer::ReadBuffer;
 use super::conn::{self, Core, ReadConn};
+use super::detach::{Detach, ReadOp, WriteOp};
 use crate::error::Error;
 use crate::frame::CloseFrame;
 use crate::message::Message;
 use crate::protocol::State;
 
+/// Operations a dropped call of the whole connection left in flight, handed to the halves.
+pub(super) struct Parked {
+    pub read: Option<ReadOp>,
+    pub write: Option<WriteOp>,
+}
+
 /// State shared by the halves.
 struct Shared<W> {
     core: RefCell<Core>,
-    /// The write half; `None` while one side is writing.
-    writer: Cell<Option<W>>,
+    /// The write half and a write left in flight by a dropped flush; `None` while one side is
+    /// writing.
+    writer: Cell<Option<(W, Option<WriteOp>)>>,
     /// Tasks waiting for the write half.
     waiters: RefCell<Vec<Waker>>,
 }
 
-impl<W: AsyncWrite> Shared<W> {
+impl<W: AsyncWrite + Detach> Shared<W> {
     /// Takes the write half, waiting while the other side writes.
-    async fn acquire(&self) -> W {
+    async fn acquire(&self) -> (W, Option<WriteOp>) {
         poll_fn(|cx| match self.writer.take() {
             Some(w) => Poll::Ready(w),
             None => {
@@ -43,7 +51,7 @@ impl<W: AsyncWrite> Shared<W> {
         .await
     }
 
-    fn release(&self, w: W) {
+    fn release(&self, w: (W, Option<WriteOp>)) {
         self.writer.set(Some(w));
         for waker in self.waiters.borrow_mut().drain(..) {
             waker.wake();
@@ -51,45 +59,79 @@ impl<W: AsyncWrite> Shared<W> {
     }
 
     /// Writes everything queued, by either side.
+    /// Cancel-safe: the write half goes back (with a write still in flight) if this is dropped.
     async fn flush(&self) -> io::Result<()> {
-        if self.core.borrow().out.is_empty() {
+        if !self.core.borrow().has_unwritten() && self.writer_idle() {
             return Ok(());
         }
-        let mut w = self.acquire().await;
-        let result = conn::write_out(&mut w, &self.core).await;
-        self.release(w);
-        result
+        let mut lane = Lane::take(self).await;
+        let Some((w, parked)) = lane.held.as_mut() else { return Ok(()) };
+        conn::write_out(w, &self.core, parked).await
     }
 
     async fn shutdown(&self) -> io::Result<()> {
-        let mut w = self.acquire().await;
-        let result = w.shutdown().await;
-        self.release(w);
-        result
+        let mut lane = Lane::take(self).await;
+        let Some((w, _)) = lane.held.as_mut() else { return Ok(()) };
+        w.shutdown().await
+    }
+
+    /// Whether no write is left in flight (true while the other side holds the lane).
+    fn writer_idle(&self) -> bool {
+        let held = self.writer.take();
+        let idle = held.as_ref().is_none_or(|(_, parked)| parked.is_none());
+        self.writer.set(held);
+        idle
     }
 }
 
-pub(super) fn new<R, W>(r: R, w: W, core: Core, rbuf: ReadBuffer) -> (Reader<R>, Writer<W>)
+/// The write half, held; released on drop, so a dropped flush gives the lane back.
+struct Lane<'a, W: AsyncWrite + Detach> {
+    shared: &'a Shared<W>,
+    held: Option<(W, Option<WriteOp>)>,
+}
+
+impl<'a, W: AsyncWrite + Detach> Lane<'a, W> {
+    async fn take(shared: &'a Shared<W>) -> Self {
+        let held = shared.acquire().await;
+        Self { shared, held: Some(held) }
+    }
+}
+
+impl<W: AsyncWrite + Detach> Drop for Lane<'_, W> {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take() {
+            self.shared.release(held);
+        }
+    }
+}
+
+pub(super) fn new<R, W>(
+    r: R,
+    w: W,
+    core: Core,
+    rbuf: ReadBuffer,
+    parked: Parked,
+) -> (Reader<R>, Writer<W>)
 where
-    W: AsyncWrite + 'static,
+    W: AsyncWrite + Detach + 'static,
 {
     let shared = Rc::new(Shared {
         core: RefCell::new(core),
-        writer: Cell::new(Some(w)),
+        writer: Cell::new(Some((w, parked.write))),
         waiters: RefCell::new(Vec::new()),
     });
-    let reader = Reader { stream: r, rbuf, lane: Box::new(shared.clone()) };
+    let reader = Reader { stream: r, rbuf, read_op: parked.read, lane: Box::new(shared.clone()) };
     (reader, Writer { shared })
 }
 
 /// Type-erases the write half for the reader, which only needs to flush and shut down.
-trait Lane {
+trait WriteLane {
     fn core(&self) -> &RefCell<Core>;
     fn flush(&self) -> std::pin::Pin<Box<dyn Future<Output = io::Result<()>> + '_>>;
     fn shutdown(&self) -> std::pin::Pin<Box<dyn Future<Output = io::Result<()>> + '_>>;
 }
 
-impl<W: AsyncWrite> Lane for Rc<Shared<W>> {
+impl<W: AsyncWrite + Detach> WriteLane for Rc<Shared<W>> {
     fn core(&self) -> &RefCell<Core> {
         &self.core
     }
@@ -101,12 +143,14 @@ impl<W: AsyncWrite> Lane for Rc<Shared<W>> {
     }
 }
 
-/// The reading half of a split [`WebSocket`](super::WebSocket). Same cancel-safety rule as
-/// `WebSocket::read`: give it its own task rather than a `select!`.
+/// The reading half of a split [`WebSocket`](super::WebSocket). Its `read` is cancel-safe
+/// as `WebSocket::read` is.
 pub struct Reader<R> {
     stream: R,
     rbuf: ReadBuffer,
-    lane: Box<dyn Lane>,
+    /// A read left in flight by a dropped call.
+    read_op: Option<ReadOp>,
+    lane: Box<dyn WriteLane>,
 }
 
 impl<R> std::fmt::Debug for Reader<R> {
@@ -115,14 +159,12 @@ impl<R> std::fmt::Debug for Reader<R> {
     }
 }
 
-impl<R: AsyncRead> Reader<R> {
+impl<R: AsyncRead + Detach> Reader<R> {
     /// Reads the next message, answering pings and close frames through the shared write half.
     pub async fn read(&mut self) -> Result<Message, Error> {
-        let mut rbuf =
-            std::mem::replace(&mut self.rbuf, ReadBuffer::new(0, bytes::BytesMut::new()));
-        let result = conn::read_message(self, &mut rbuf).await;
-        self.rbuf = rbuf;
-        result
+        let mut half =
+            ReadHalf { stream: &mut self.stream, read_op: &mut self.read_op, lane: &*self.lane };
+        conn::read_message(&mut half, &mut self.rbuf).await
     }
 
     /// The connection state.
@@ -131,7 +173,14 @@ impl<R: AsyncRead> Reader<R> {
     }
 }
 
-impl<R: AsyncRead> ReadConn for Reader<R> {
+/// A reader's parts apart from its read buffer.
+struct ReadHalf<'a, R> {
+    stream: &'a mut R,
+    read_op: &'a mut Option<ReadOp>,
+    lane: &'a dyn WriteLane,
+}
+
+impl<R: AsyncRead + Detach> ReadConn for ReadHalf<'_, R> {
     fn core(&self) -> &RefCell<Core> {
         self.lane.core()
     }
@@ -142,11 +191,15 @@ impl<R: AsyncRead> ReadConn for Reader<R> {
     }
 
     async fn fill(&mut self, buf: &mut ReadBuffer, need: usize) -> io::Result<usize> {
-        conn::fill_from(&mut self.stream, buf, need).await
+        conn::fill_parked(self.stream, buf, need, self.read_op).await
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
         self.lane.shutdown().await
+    }
+
+    fn has_unwritten(&self) -> bool {
+        self.lane.core().borrow().has_unwritten()
     }
 
     const FLUSH_BEFORE_WAIT: bool = false;
@@ -163,7 +216,7 @@ impl<W> std::fmt::Debug for Writer<W> {
     }
 }
 
-impl<W: AsyncWrite> Writer<W> {
+impl<W: AsyncWrite + Detach> Writer<W> {
     /// Queues a message without writing it.
     pub fn feed(&mut self, msg: Message) -> Result<(), Error> {
         let core = &mut *self.shared.core.borrow_mut();

@@ -10,6 +10,7 @@ use compio::io::{AsyncRead, AsyncWrite};
 
 use super::buffer::ReadBuffer;
 use super::conn::{self, Core, ReadConn};
+use super::detach::{Detach, ReadOp, WriteOp};
 use super::split::{Reader, Writer};
 use crate::config::Config;
 use crate::error::Error;
@@ -25,34 +26,55 @@ use crate::protocol::{Outbox, Protocol, Role, State};
 /// A WebSocket connection over the stream `S` (a `TcpStream`, `UnixStream`, or a TLS stream).
 ///
 /// # Cancel safety
-/// [`WebSocket::read`] is **not** cancel-safe: compio hands the read buffer to the kernel, and a
-/// read future dropped after the kernel filled it loses those bytes (the next frame then looks
-/// corrupt). Do not put `read()` in a `select!` or a timeout you expect to resume from. To read
-/// and write at the same time, [`WebSocket::split`] the connection and give the [`Reader`] its
-/// own task. `send`, `flush` and `close` must not be dropped mid-write either: part of a frame
-/// may have been sent.
-#[derive(Debug)]
+/// [`WebSocket::read`] is cancel-safe: it can sit in a `select!` beside a timer or a channel, and
+/// a read future dropped at any point loses no byte and no message. compio hands each buffer to
+/// the kernel, and a dropped operation that had completed would lose its bytes; so over a
+/// `TcpStream` or `UnixStream` each read and write runs as a future the connection keeps (it
+/// owns a clone of the socket handle and only the spare room of the read buffer), and the next
+/// call finishes what a dropped one left in flight (see [`Detach`]). A message decoded while its
+/// automatic reply was being written waits for the next `read`. compio-tls's `TlsStream` keeps
+/// the state of its own dropped operations, so they run in place. Between a dropped read and the
+/// next one, `send`, `feed` and `flush` work as usual (the read in flight does not block them).
+/// `flush` and `send` are cancel-safe in the same way: a write left in flight is finished, and
+/// the rest of its batch written, by the next call that writes (or a `read` that waits).
 pub struct WebSocket<S> {
+    io: Io<S>,
+    rbuf: ReadBuffer,
+}
+
+/// Everything but the read buffer, so that a read can borrow the two apart (a read that moved
+/// the buffer out would lose it when dropped).
+struct Io<S> {
     stream: S,
     core: RefCell<Core>,
-    rbuf: ReadBuffer,
+    /// A read left in flight by a dropped call (see [`super::detach`]).
+    read_op: Option<ReadOp>,
+    /// A write left in flight by a dropped call.
+    write_op: Option<WriteOp>,
+}
+
+impl<S> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("core", &self.io.core)
+            .field("rbuf", &self.rbuf)
+            .field("read_in_flight", &self.io.read_op.is_some())
+            .field("write_in_flight", &self.io.write_op.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S> WebSocket<S> {
     /// Wraps a stream on which the handshake is already done. `leftover` holds bytes read past
     /// the handshake; they are the start of the frame stream.
     pub fn from_raw(stream: S, role: Role, config: &Config, leftover: BytesMut) -> Self {
-        let core = Core {
-            proto: Protocol::new(role, config),
-            out: Outbox::new(config.coalesce_threshold),
-            iov: Vec::new(),
-            close_timeout: config.close_timeout,
-        };
-        Self {
-            stream,
-            core: RefCell::new(core),
-            rbuf: ReadBuffer::new(config.read_buffer_size, leftover),
-        }
+        let core = Core::new(
+            Protocol::new(role, config),
+            Outbox::new(config.coalesce_threshold),
+            config.close_timeout,
+        );
+        let io = Io { stream, core: RefCell::new(core), read_op: None, write_op: None };
+        Self { io, rbuf: ReadBuffer::new(config.read_buffer_size, leftover) }
     }
 
     /// Turns on permessage-deflate as negotiated (the handshake functions call this).
@@ -61,22 +83,22 @@ impl<S> WebSocket<S> {
         negotiated: crate::deflate::Negotiated,
         config: &crate::deflate::DeflateConfig,
     ) {
-        self.core.borrow_mut().proto.enable_deflate(negotiated, config);
+        self.io.core.borrow_mut().proto.enable_deflate(negotiated, config);
     }
 
     /// Whether permessage-deflate is in use.
     pub fn deflate_enabled(&self) -> bool {
-        self.core.borrow().proto.deflate_enabled()
+        self.io.core.borrow().proto.deflate_enabled()
     }
 
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
-        &self.stream
+        &self.io.stream
     }
 
     /// The connection state.
     pub fn state(&self) -> State {
-        self.core.borrow().proto.state().clone()
+        self.io.core.borrow().proto.state().clone()
     }
 
     /// The read buffer's current capacity in bytes (it rests at `Config::read_buffer_size`).
@@ -88,14 +110,14 @@ impl<S> WebSocket<S> {
     /// submission, and so does the next [`WebSocket::read`] that has to wait for the socket.
     /// Nothing else writes it: a caller that feeds and then neither reads nor flushes holds it.
     pub fn feed(&mut self, msg: Message) -> Result<(), Error> {
-        let core = &mut *self.core.borrow_mut();
+        let core = &mut *self.io.core.borrow_mut();
         core.proto.send(msg, &mut core.out)?;
         Ok(())
     }
 
     /// Queues one binary message made of `parts` (sent back to back, never joined in memory).
     pub fn feed_binary_parts(&mut self, parts: &[bytes::Bytes]) -> Result<(), Error> {
-        let core = &mut *self.core.borrow_mut();
+        let core = &mut *self.io.core.borrow_mut();
         core.proto.send_binary_parts(parts, &mut core.out)?;
         Ok(())
     }
@@ -104,7 +126,7 @@ impl<S> WebSocket<S> {
     /// server that compresses with a fresh context per message its compressed form, are shared,
     /// not copied or re-encoded. Written by the next `flush` (or a `send`/`read` that writes).
     pub fn feed_prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
-        let core = &mut *self.core.borrow_mut();
+        let core = &mut *self.io.core.borrow_mut();
         core.proto.send_prepared(msg, &mut core.out)?;
         Ok(())
     }
@@ -120,26 +142,6 @@ impl<S> WebSocket<S> {
         }
     }
 
-    /// Bytes queued and not yet written.
-    pub fn queued_bytes(&self) -> usize {
-        self.core.borrow().out.queued_bytes()
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
-    /// Reads the next message. Pings are answered before they are returned; a received close
-    /// frame is answered and returned as `Message::Close`, after which reads return
-    /// `Error::Closed`. A read that returns a message already buffered writes nothing the
-    /// application fed (so a loop can batch its replies); a read that must wait on the socket
-    /// first writes everything queued, so a fed reply never waits behind the read for the
-    /// peer's answer to it.
-    pub async fn read(&mut self) -> Result<Message, Error> {
-        let mut rbuf = std::mem::replace(&mut self.rbuf, ReadBuffer::new(0, BytesMut::new()));
-        let result = conn::read_message(self, &mut rbuf).await;
-        self.rbuf = rbuf;
-        result
-    }
-
     /// Bytes read from the socket that no returned message has consumed yet (a whole message
     /// buffered here is returned by the next [`WebSocket::read`] without waiting on the socket).
     /// With a readiness wait on the stream (e.g. a `peek`), this lets a task wait on the socket
@@ -149,23 +151,35 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
         self.rbuf.len()
     }
 
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.io.core.borrow().out.queued_bytes()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Detach> WebSocket<S> {
+    /// Reads the next message. Pings are answered before they are returned; a received close
+    /// frame is answered and returned as `Message::Close`, after which reads return
+    /// `Error::Closed`. A read that returns a message already buffered writes nothing the
+    /// application fed (so a loop can batch its replies); a read that must wait on the socket
+    /// first writes everything queued, so a fed reply never waits behind the read for the
+    /// peer's answer to it.
+    pub async fn read(&mut self) -> Result<Message, Error> {
+        conn::read_message(&mut self.io, &mut self.rbuf).await
+    }
+
     /// Reads once from the stream into the read buffer, without decoding, writing or answering
-    /// anything (the next [`WebSocket::read`] decodes what it brought); 0 means EOF. For a task
-    /// that waits on its peer and on something else at once over a stream it cannot peek:
-    /// dropping this future loses nothing when nothing was buffered ([`Self::buffered_input`]
-    /// is 0) and the stream keeps the bytes of a dropped read. compio-tls's `TlsStream` does
-    /// (its reads run through a future it stores, and rustls holds what it decrypted); a plain
-    /// `TcpStream` does not (a dropped read that completed loses its bytes: peek it instead).
+    /// anything (the next [`WebSocket::read`] decodes what it brought); 0 means EOF. Cancel-safe
+    /// as `read` is: a task can race it against something else and read the messages later.
     pub async fn fill(&mut self) -> Result<usize, Error> {
         let need = self.rbuf.len() + 1;
-        Ok(conn::fill_from(&mut self.stream, &mut self.rbuf, need).await?)
+        Ok(self.io.fill(&mut self.rbuf, need).await?)
     }
 
     /// Writes everything queued by [`WebSocket::feed`] or a deferred [`WebSocket::send`] (and
     /// automatic replies), in one submission of up to 512 segments at a time.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        conn::write_out(&mut self.stream, &self.core).await?;
-        Ok(())
+        ReadConn::flush(&mut self.io).await
     }
 
     /// Queues one message and writes it, with one exception that makes a plain `read` → `send`
@@ -191,7 +205,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
         self.feed(Message::Close(frame))?;
         self.flush().await?;
-        let timeout = self.core.borrow().close_timeout;
+        let timeout = self.io.core.borrow().close_timeout;
         let drain = async {
             loop {
                 match self.read().await {
@@ -202,7 +216,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
             }
         };
         let result = compio::time::timeout(timeout, drain).await.unwrap_or(Err(Error::Timeout));
-        self.stream.shutdown().await.ok();
+        self.io.stream.shutdown().await.ok();
         result
     }
 
@@ -211,29 +225,36 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     pub fn split(self) -> (Reader<S::ReadHalf>, Writer<S::WriteHalf>)
     where
         S: compio::io::util::Splittable,
-        S::ReadHalf: AsyncRead,
-        S::WriteHalf: AsyncWrite + 'static,
+        S::ReadHalf: AsyncRead + Detach,
+        S::WriteHalf: AsyncWrite + Detach + 'static,
     {
-        let (r, w) = self.stream.split();
-        super::split::new(r, w, self.core.into_inner(), self.rbuf)
+        let Io { stream, core, read_op, write_op } = self.io;
+        let (r, w) = stream.split();
+        let parked = super::split::Parked { read: read_op, write: write_op };
+        super::split::new(r, w, core.into_inner(), self.rbuf, parked)
     }
 }
 
-impl<S: AsyncRead + AsyncWrite> ReadConn for WebSocket<S> {
+impl<S: AsyncRead + AsyncWrite + Detach> ReadConn for Io<S> {
     fn core(&self) -> &RefCell<Core> {
         &self.core
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
-        WebSocket::flush(self).await
+        conn::write_out(&mut self.stream, &self.core, &mut self.write_op).await?;
+        Ok(())
     }
 
     async fn fill(&mut self, buf: &mut ReadBuffer, need: usize) -> io::Result<usize> {
-        conn::fill_from(&mut self.stream, buf, need).await
+        conn::fill_parked(&mut self.stream, buf, need, &mut self.read_op).await
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
         self.stream.shutdown().await
+    }
+
+    fn has_unwritten(&self) -> bool {
+        self.write_op.is_some() || self.core.borrow().has_unwritten()
     }
 
     const FLUSH_BEFORE_WAIT: bool = true;

@@ -2,6 +2,7 @@
 //! 127.0.0.1, one behaviour per module.
 
 mod buffers;
+mod cancel;
 mod close;
 mod common;
 mod errors;

@@ -1,5 +1,5 @@
 //! A split connection: the Reader in one task, the Writer in another, at the same time. The
-//! documented way to read while writing (`read()` is not cancel-safe, so no `select!`).
+//! way to read and write from two tasks (a `select!` on `read()` works too: see cancel.rs).
 
 use std::time::Duration;
 

@@ -1,0 +1,116 @@
+//! Socket operations that outlive the call that started them, which is what makes
+//! [`WebSocket::read`](super::WebSocket::read) cancel-safe. compio hands a buffer to the kernel
+//! for each operation; dropping the future cancels it, and a read the kernel had already filled
+//! loses its bytes, a write may have sent part of its segments. So on a stream where that can
+//! happen (a `TcpStream`, a `UnixStream`), each read and write runs as a boxed future that owns a
+//! clone of the socket handle and its buffer: the connection keeps it, and a call dropped midway
+//! leaves it there for the next call to finish. A stream whose dropped operations lose nothing
+//! (compio-tls's `TlsStream`: its reads and writes go through state it keeps, and rustls holds
+//! the plaintext) runs them in place. No socket I/O of its own beyond starting those futures.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::{Buf, Bytes, BytesMut};
+use compio::buf::BufResult;
+use compio::io::{AsyncRead, AsyncWrite};
+
+/// A read started by [`Detach::detach_read`]: it fills its buffer from the buffer's length.
+pub type ReadOp = Pin<Box<dyn Future<Output = BufResult<usize, BytesMut>>>>;
+/// A write started by [`Detach::detach_write`]: it writes a prefix of its segments and says how
+/// many bytes.
+pub type WriteOp = Pin<Box<dyn Future<Output = BufResult<usize, Vec<Bytes>>>>>;
+
+/// How a stream's reads and writes survive a dropped call.
+///
+/// Implemented for `TcpStream` and `UnixStream` (their operations run detached, owning a clone
+/// of the socket handle) and for compio-tls's `TlsStream` (its own operations lose nothing when
+/// dropped, so they run in place). For another stream, an empty `impl Detach for MyStream {}`
+/// runs operations in place: `read` is then as cancel-safe as the stream's own reads and writes.
+pub trait Detach {
+    /// Starts a read into the spare capacity of `buf` that runs on its own, or gives `buf`
+    /// back to be read in place.
+    fn detach_read(&self, buf: BytesMut) -> Result<ReadOp, BytesMut> {
+        Err(buf)
+    }
+
+    /// Starts one write of `segments` (vectored when more than one) that runs on its own, or
+    /// gives them back to be written in place.
+    fn detach_write(&self, segments: Vec<Bytes>) -> Result<WriteOp, Vec<Bytes>> {
+        Err(segments)
+    }
+}
+
+/// Starts the detached read of a socket handle that can be cloned.
+fn read_with<S: AsyncRead + 'static>(mut s: S, buf: BytesMut) -> ReadOp {
+    Box::pin(async move { compio::io::AsyncReadExt::append(&mut s, buf).await })
+}
+
+/// Starts the detached write of a socket handle that can be cloned.
+fn write_with<S: AsyncWrite + 'static>(mut s: S, mut segments: Vec<Bytes>) -> WriteOp {
+    Box::pin(async move {
+        if segments.len() == 1 {
+            let Some(one) = segments.pop() else { return BufResult(Ok(0), segments) };
+            let BufResult(result, one) = s.write(one).await;
+            segments.push(one);
+            BufResult(result, segments)
+        } else {
+            s.write_vectored(segments).await
+        }
+    })
+}
+
+impl Detach for compio::net::TcpStream {
+    fn detach_read(&self, buf: BytesMut) -> Result<ReadOp, BytesMut> {
+        Ok(read_with(self.clone(), buf))
+    }
+
+    fn detach_write(&self, segments: Vec<Bytes>) -> Result<WriteOp, Vec<Bytes>> {
+        Ok(write_with(self.clone(), segments))
+    }
+}
+
+#[cfg(unix)]
+impl Detach for compio::net::UnixStream {
+    fn detach_read(&self, buf: BytesMut) -> Result<ReadOp, BytesMut> {
+        Ok(read_with(self.clone(), buf))
+    }
+
+    fn detach_write(&self, segments: Vec<Bytes>) -> Result<WriteOp, Vec<Bytes>> {
+        Ok(write_with(self.clone(), segments))
+    }
+}
+
+#[cfg(feature = "tls")]
+impl<S: compio::io::util::Splittable> Detach for compio::tls::TlsStream<S> {}
+
+/// Drops the first `n` bytes of `segments` (whole segments, then the front of a partial one).
+pub(crate) fn advance(segments: &mut Vec<Bytes>, mut n: usize) {
+    let mut done = 0;
+    for segment in segments.iter_mut() {
+        if n < segment.len() {
+            segment.advance(n);
+            break;
+        }
+        n -= segment.len();
+        done += 1;
+    }
+    segments.drain(..done);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advance_drops_whole_segments_then_the_front_of_a_partial_one() {
+        let mut segments =
+            vec![Bytes::from_static(b"abc"), Bytes::from_static(b"de"), Bytes::from_static(b"f")];
+        advance(&mut segments, 4);
+        assert_eq!(segments, vec![Bytes::from_static(b"e"), Bytes::from_static(b"f")]);
+        advance(&mut segments, 0);
+        assert_eq!(segments.len(), 2);
+        advance(&mut segments, 2);
+        assert!(segments.is_empty());
+    }
+}
