@@ -63,6 +63,9 @@
 //!
 //! # Features
 //! - `tls`: `wss://` clients and TLS servers on rustls (ring), module `tls`.
+//! - `futures`: `WebSocket` is a `futures` `Stream<Item = Result<Message, Error>>` and
+//!   `Sink<Message>` (`start_send` queues, `poll_flush` writes the batch), so `StreamExt`,
+//!   `SinkExt::send_all`, `forward` and `select` apply.
 //! - `tungstenite`: the article's bridge (GrowableSyncStream and tungstenite over compio), module
 //!   `compat`; nothing else depends on it.
 

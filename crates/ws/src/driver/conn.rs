@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use compio::buf::BufResult;
@@ -33,12 +33,32 @@ pub(crate) struct Core {
     /// A message decoded and not yet returned, because the read that decoded it was dropped
     /// while it wrote the automatic reply; the next read returns it first.
     pub held: Option<Message>,
+    /// The protocol error that failed the connection was returned: reads now return `Closed`.
+    pub reported: bool,
+    /// When the linger after the close handshake or a protocol error ends: fixed when it starts,
+    /// so a read dropped and called again waits out the same deadline, not a fresh one.
+    pub linger_until: Option<Instant>,
     pub close_timeout: Duration,
 }
 
 impl Core {
     pub fn new(proto: Protocol, out: Outbox, close_timeout: Duration) -> Self {
-        Self { proto, out, writing: Vec::new(), unflushed: false, held: None, close_timeout }
+        Self {
+            proto,
+            out,
+            writing: Vec::new(),
+            unflushed: false,
+            held: None,
+            reported: false,
+            linger_until: None,
+            close_timeout,
+        }
+    }
+
+    /// The end of the linger (the close timeout from its first start).
+    pub fn linger_deadline(&mut self) -> Instant {
+        let timeout = self.close_timeout;
+        *self.linger_until.get_or_insert_with(|| Instant::now() + timeout)
     }
 
     /// Whether anything queued is not yet written and flushed (a detached write aside).
@@ -176,6 +196,9 @@ pub(crate) async fn read_message<C: ReadConn>(
     loop {
         let (mut result, pending, state, role) = {
             let core = &mut *c.core().borrow_mut();
+            if core.reported {
+                return Err(Error::Closed);
+            }
             let queued = core.out.queued_bytes();
             let result = match core.held.take() {
                 Some(msg) => Ok(Some(msg)),
@@ -217,8 +240,8 @@ pub(crate) async fn read_message<C: ReadConn>(
             Ok(None) if state == State::Closed => {
                 // The handshake is over. A client waits (bounded) for the server's TCP close.
                 if role == Role::Client {
-                    let timeout = c.core().borrow().close_timeout;
-                    compio::time::timeout(timeout, wait_eof(c, rbuf)).await.ok();
+                    let deadline = c.core().borrow_mut().linger_deadline();
+                    compio::time::timeout_at(deadline, wait_eof(c, rbuf)).await.ok();
                 }
                 return Err(Error::Closed);
             }
@@ -243,8 +266,9 @@ pub(crate) async fn read_message<C: ReadConn>(
                 // close echo) until it ends, for at most the close timeout: a socket closed with
                 // unread input answers with RST, and the peer's TCP may drop the close frame
                 // before its application reads it (browsers then report 1006, not the code).
-                let timeout = c.core().borrow().close_timeout;
-                compio::time::timeout(timeout, wait_eof(c, rbuf)).await.ok();
+                let deadline = c.core().borrow_mut().linger_deadline();
+                compio::time::timeout_at(deadline, wait_eof(c, rbuf)).await.ok();
+                c.core().borrow_mut().reported = true;
                 return Err(Error::Protocol(e));
             }
         }

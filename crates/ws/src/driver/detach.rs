@@ -9,6 +9,7 @@
 //! the plaintext) runs them in place. No socket I/O of its own beyond starting those futures.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -39,6 +40,12 @@ pub trait Detach {
     fn detach_write(&self, segments: Vec<Bytes>) -> Result<WriteOp, Vec<Bytes>> {
         Err(segments)
     }
+
+    /// Ends this side's writing (TCP FIN) at once, with no operation to wait for (so a call
+    /// dropped after it cannot leave it half done); `None`: the stream's own `shutdown` does it.
+    fn shutdown_now(&self) -> Option<io::Result<()>> {
+        None
+    }
 }
 
 /// Starts the detached read of a socket handle that can be cloned.
@@ -68,6 +75,10 @@ impl Detach for compio::net::TcpStream {
     fn detach_write(&self, segments: Vec<Bytes>) -> Result<WriteOp, Vec<Bytes>> {
         Ok(write_with(self.clone(), segments))
     }
+
+    fn shutdown_now(&self) -> Option<io::Result<()>> {
+        Some(socket2::SockRef::from(self).shutdown(std::net::Shutdown::Write))
+    }
 }
 
 #[cfg(unix)]
@@ -78,6 +89,10 @@ impl Detach for compio::net::UnixStream {
 
     fn detach_write(&self, segments: Vec<Bytes>) -> Result<WriteOp, Vec<Bytes>> {
         Ok(write_with(self.clone(), segments))
+    }
+
+    fn shutdown_now(&self) -> Option<io::Result<()>> {
+        Some(socket2::SockRef::from(self).shutdown(std::net::Shutdown::Write))
     }
 }
 

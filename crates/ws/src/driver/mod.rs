@@ -5,6 +5,8 @@
 pub mod buffer;
 mod conn;
 pub mod detach;
+#[cfg(feature = "futures")]
+mod futures;
 pub mod handshake;
 pub mod split;
 pub mod stream;

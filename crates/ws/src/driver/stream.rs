@@ -160,7 +160,8 @@ impl<S> WebSocket<S> {
 impl<S: AsyncRead + AsyncWrite + Detach> WebSocket<S> {
     /// Reads the next message. Pings are answered before they are returned; a received close
     /// frame is answered and returned as `Message::Close`, after which reads return
-    /// `Error::Closed`. A read that returns a message already buffered writes nothing the
+    /// `Error::Closed`; so do reads after a protocol error was returned (its close frame was
+    /// sent, and the read lingered until the peer ended or the close timeout). A read that returns a message already buffered writes nothing the
     /// application fed (so a loop can batch its replies); a read that must wait on the socket
     /// first writes everything queued, so a fed reply never waits behind the read for the
     /// peer's answer to it.
@@ -250,7 +251,10 @@ impl<S: AsyncRead + AsyncWrite + Detach> ReadConn for Io<S> {
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
-        self.stream.shutdown().await
+        match self.stream.shutdown_now() {
+            Some(done) => done,
+            None => self.stream.shutdown().await,
+        }
     }
 
     fn has_unwritten(&self) -> bool {
