@@ -82,6 +82,7 @@ pub mod handshake;
 pub mod hub;
 pub mod message;
 pub mod protocol;
+pub mod serve;
 mod recycle;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -198,32 +198,17 @@ fn connection_cap(max_connections: u32) -> u32 {
     cap.min(max_connections)
 }
 
-/// Creates `count` SO_REUSEPORT listeners on `addr`: the first binds it (resolving port 0), the
-/// rest bind the resolved address, so the kernel spreads connections over the shards.
+/// Creates `count` SO_REUSEPORT listeners on `addr` (eddy-ws's serve code: the first binds it,
+/// resolving port 0, the rest bind the resolved address), so the kernel spreads connections
+/// over the shards.
 fn listeners(
     addr: SocketAddr,
     count: usize,
     backlog: i32,
     what: &'static str,
 ) -> Result<(SocketAddr, Vec<std::net::TcpListener>), StartError> {
-    let bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
-        let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
-        let socket =
-            socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-        socket.set_reuse_address(true)?;
-        socket.set_reuse_port(true)?;
-        socket.set_tcp_nodelay(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(backlog)?;
-        Ok(socket.into())
-    };
-    let first = bind(addr).map_err(|source| StartError::Bind { what, addr, source })?;
-    let bound = first.local_addr().map_err(|source| StartError::Bind { what, addr, source })?;
-    let mut out = vec![first];
-    for _ in 1..count {
-        out.push(bind(bound).map_err(|source| StartError::Bind { what, addr: bound, source })?);
-    }
-    Ok((bound, out))
+    eddy_ws::serve::reuseport_listeners(addr, count, backlog)
+        .map_err(|source| StartError::Bind { what, addr, source })
 }
 
 /// Removes stream, topic and partition directories the catalog does not list: what a crash left
@@ -423,20 +408,10 @@ fn run_shard(boot: Boot) {
     runtime.block_on(shard_main(boot));
 }
 
-/// The shard's runtime, pinned to `core`, with cooperative task running: the kernel queues
-/// completions for the next time the thread enters it instead of interrupting a busy shard for
-/// each one (measured ~1.5× on many-connection echo). Built without the flag on kernels that
-/// refuse it (before 5.19).
+/// The shard's runtime, pinned to `core`, with cooperative task running where the kernel has
+/// it (eddy-ws's serve code, shared with its `Server`).
 fn shard_runtime(core: usize) -> std::io::Result<compio::runtime::Runtime> {
-    let mut proactor = compio::driver::ProactorBuilder::new();
-    proactor.coop_taskrun(true).taskrun_flag(true);
-    compio::runtime::RuntimeBuilder::new()
-        .with_proactor(proactor)
-        .thread_affinity(HashSet::from([core]))
-        .build()
-        .or_else(|_| {
-            compio::runtime::RuntimeBuilder::new().thread_affinity(HashSet::from([core])).build()
-        })
+    eddy_ws::serve::runtime(Some(core))
 }
 
 async fn open_partitions(ctx: &ShardCtx, open: Vec<OpenPartition>) -> Result<(), String> {

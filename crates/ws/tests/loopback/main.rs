@@ -9,4 +9,5 @@ mod errors;
 mod handshake;
 mod messages;
 mod plain_loop;
+mod serve;
 mod split;
