@@ -58,6 +58,7 @@
 //!   while more input is buffered (see [`WebSocket::send`]).
 //! - [`WebSocket::read`] is cancel-safe: it can wait in a `select!` beside a timer or a channel.
 //! - [`WebSocket::split`] gives a [`Reader`] and a [`Writer`] for two tasks.
+//! - [`serve::Server`] serves on every core: a runtime and an SO_REUSEPORT listener per thread.
 //! - [`Config`] bounds everything a peer can make the connection hold (message, frame and
 //!   handshake sizes, timeouts) and enables permessage-deflate (RFC 7692).
 //!
@@ -82,8 +83,8 @@ pub mod handshake;
 pub mod hub;
 pub mod message;
 pub mod protocol;
-pub mod serve;
 mod recycle;
+pub mod serve;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod utf8;

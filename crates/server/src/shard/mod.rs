@@ -207,8 +207,11 @@ fn listeners(
     backlog: i32,
     what: &'static str,
 ) -> Result<(SocketAddr, Vec<std::net::TcpListener>), StartError> {
-    eddy_ws::serve::reuseport_listeners(addr, count, backlog)
-        .map_err(|source| StartError::Bind { what, addr, source })
+    eddy_ws::serve::reuseport_listeners(addr, count, backlog).map_err(|source| StartError::Bind {
+        what,
+        addr,
+        source,
+    })
 }
 
 /// Removes stream, topic and partition directories the catalog does not list: what a crash left
