@@ -23,6 +23,9 @@ fi
 step "cargo doc -p eddy-ws (every public item documented; warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc -q -p eddy-ws --all-features --no-deps
 
+step "cargo publish --dry-run -p eddy-ws (the crate packages and builds on its own)"
+cargo publish -q --dry-run --allow-dirty -p eddy-ws
+
 step "cargo test (all features: includes the tungstenite compat mode)"
 cargo test --workspace --all-features
 
