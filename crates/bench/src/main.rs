@@ -5,6 +5,7 @@
 //! over large data directories, see `startup`); `consume` (poll vs long poll, see `consume`).
 
 mod actors;
+mod broadcast;
 mod chart;
 mod consume;
 mod echo_servers;
@@ -55,6 +56,12 @@ enum Command {
     /// Start time of eddy-server over 1 GiB, 10 GiB, … of data: after a clean stop, after a
     /// SIGKILL, and with every byte re-verified (no checkpoints).
     Startup(startup::StartupArgs),
+    /// Broadcast to 10,000 WebSocket subscribers: eddy-ws's PreparedMessage against framing
+    /// (and compressing) per connection; deliveries per second and server CPU per delivery.
+    Broadcast(broadcast::BroadcastArgs),
+    /// Runs the broadcast server (used by broadcast for its child process).
+    #[command(hide = true)]
+    BroadcastServer(broadcast::ServerArgs),
     /// Runs one echo server (used by ws-echo for its child processes).
     #[command(hide = true)]
     EchoServer {
@@ -155,6 +162,8 @@ fn main() -> anyhow::Result<()> {
         Command::PinnedProducer(args) => bench(Kind::Producer, args),
         Command::Pipeline(args) => pipeline::run(args),
         Command::Startup(args) => startup::run(args),
+        Command::Broadcast(args) => broadcast::run(args),
+        Command::BroadcastServer(args) => broadcast::run_server(args),
         Command::Consume(args) => consume::run(args),
         Command::PinnedConsumer(args) => bench(Kind::Consumer, args),
     }

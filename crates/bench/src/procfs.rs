@@ -39,6 +39,13 @@ pub fn thread_cpu_secs() -> Option<f64> {
     stat_cpu_secs(&std::fs::read_to_string("/proc/thread-self/stat").ok()?)
 }
 
+/// Nanoseconds the calling thread has run on a CPU (`/proc/thread-self/schedstat`: scheduler
+/// accounting, not the 10 ms ticks of `stat`).
+pub fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
 /// Raises this process's soft open-files limit to its hard limit (children inherit it); returns
 /// the new soft limit.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
