@@ -173,7 +173,6 @@ async fn a_read_raced_against_timers_loses_nothing_over_tls() {
         .await
         .expect("the stream completes");
     let (cancelled, sent) = server.await.unwrap();
-    assert!(cancelled > 100, "the timers dropped too few reads ({cancelled}) to mean anything");
-    assert_eq!(ticks, (0..sent).collect::<Vec<_>>(), "the reader's own messages, in order");
+    support::check(cancelled, sent, &ticks);
     std::fs::remove_dir_all(ca.parent().unwrap()).ok();
 }

@@ -67,34 +67,32 @@ fn write_with<S: AsyncWrite + 'static>(mut s: S, mut segments: Vec<Bytes>) -> Wr
     })
 }
 
-impl Detach for compio::net::TcpStream {
-    fn detach_read(&self, buf: BytesMut) -> Result<ReadOp, BytesMut> {
-        Ok(read_with(self.clone(), buf))
-    }
+/// Detach for a socket whose handle clones cheaply (a shared descriptor): the operation owns a
+/// clone; the shutdown is a plain `shutdown(2)`.
+macro_rules! detach_by_clone {
+    ($($(#[$attr:meta])* $stream:ty),*) => {$(
+        $(#[$attr])*
+        impl Detach for $stream {
+            fn detach_read(&self, buf: BytesMut) -> Result<ReadOp, BytesMut> {
+                Ok(read_with(self.clone(), buf))
+            }
 
-    fn detach_write(&self, segments: Vec<Bytes>) -> Result<WriteOp, Vec<Bytes>> {
-        Ok(write_with(self.clone(), segments))
-    }
+            fn detach_write(&self, segments: Vec<Bytes>) -> Result<WriteOp, Vec<Bytes>> {
+                Ok(write_with(self.clone(), segments))
+            }
 
-    fn shutdown_now(&self) -> Option<io::Result<()>> {
-        Some(socket2::SockRef::from(self).shutdown(std::net::Shutdown::Write))
-    }
+            fn shutdown_now(&self) -> Option<io::Result<()>> {
+                Some(socket2::SockRef::from(self).shutdown(std::net::Shutdown::Write))
+            }
+        }
+    )*};
 }
 
-#[cfg(unix)]
-impl Detach for compio::net::UnixStream {
-    fn detach_read(&self, buf: BytesMut) -> Result<ReadOp, BytesMut> {
-        Ok(read_with(self.clone(), buf))
-    }
-
-    fn detach_write(&self, segments: Vec<Bytes>) -> Result<WriteOp, Vec<Bytes>> {
-        Ok(write_with(self.clone(), segments))
-    }
-
-    fn shutdown_now(&self) -> Option<io::Result<()>> {
-        Some(socket2::SockRef::from(self).shutdown(std::net::Shutdown::Write))
-    }
-}
+detach_by_clone!(
+    compio::net::TcpStream,
+    #[cfg(unix)]
+    compio::net::UnixStream
+);
 
 #[cfg(feature = "tls")]
 impl<S: compio::io::util::Splittable> Detach for compio::tls::TlsStream<S> {}

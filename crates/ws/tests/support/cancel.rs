@@ -101,3 +101,10 @@ pub async fn read_with_timers<S: AsyncRead + AsyncWrite + Detach>(
     ws.send(Message::text(format!("ticks {ticks}"))).await.unwrap();
     (cancelled, ticks)
 }
+
+/// The verdict of one run: enough reads were dropped to mean something, and the reader's own
+/// messages all arrived, in order.
+pub fn check(cancelled: u32, sent: u32, ticks: &[u32]) {
+    assert!(cancelled > 100, "the timers dropped too few reads ({cancelled}) to mean anything");
+    assert_eq!(ticks, (0..sent).collect::<Vec<_>>(), "the reader's own messages, in order");
+}
