@@ -132,11 +132,8 @@ fn wrote(
         }
     };
     core.unflushed = true;
+    // What is left (or the emptied vector, kept for its allocation) is the next batch.
     advance(&mut segments, n);
-    if segments.is_empty() {
-        // Keep the vector's allocation for the next batch.
-        segments.clear();
-    }
     core.writing = segments;
     Ok(())
 }
@@ -151,17 +148,17 @@ pub(crate) async fn fill_parked<R: AsyncRead + Detach>(
     need: usize,
     parked: &mut Option<ReadOp>,
 ) -> io::Result<usize> {
-    if parked.is_none() {
-        match r.detach_read(rbuf.prepare_tail(need)) {
-            Ok(op) => *parked = Some(op),
+    let op = match parked {
+        Some(op) => op,
+        None => match r.detach_read(rbuf.prepare_tail(need)) {
+            Ok(op) => parked.insert(op),
             Err(tail) => {
                 let BufResult(result, tail) = r.append(tail).await;
                 let n = rbuf.restore_tail(tail);
                 return result.map(|_| n);
             }
-        }
-    }
-    let Some(op) = parked.as_mut() else { return Ok(0) };
+        },
+    };
     let BufResult(result, tail) = op.as_mut().await;
     *parked = None;
     let n = rbuf.restore_tail(tail);

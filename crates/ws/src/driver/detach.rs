@@ -97,6 +97,16 @@ detach_by_clone!(
 #[cfg(feature = "tls")]
 impl<S: compio::io::util::Splittable> Detach for compio::tls::TlsStream<S> {}
 
+/// Ends the writing side of `w` (TCP FIN): at once where the stream can
+/// ([`Detach::shutdown_now`], so a caller dropped afterwards leaves nothing half done), else
+/// through the stream's own `shutdown`.
+pub(crate) async fn shutdown<W: AsyncWrite + Detach>(w: &mut W) -> io::Result<()> {
+    match w.shutdown_now() {
+        Some(done) => done,
+        None => w.shutdown().await,
+    }
+}
+
 /// Drops the first `n` bytes of `segments` (whole segments, then the front of a partial one).
 pub(crate) fn advance(segments: &mut Vec<Bytes>, mut n: usize) {
     let mut done = 0;

@@ -72,10 +72,7 @@ impl<W: AsyncWrite + Detach> Shared<W> {
     async fn shutdown(&self) -> io::Result<()> {
         let mut lane = Lane::take(self).await;
         let Some((w, _)) = lane.held.as_mut() else { return Ok(()) };
-        match w.shutdown_now() {
-            Some(done) => done,
-            None => w.shutdown().await,
-        }
+        super::detach::shutdown(w).await
     }
 
     /// Whether no write is left in flight (true while the other side holds the lane).

@@ -217,7 +217,7 @@ impl<S: AsyncRead + AsyncWrite + Detach> WebSocket<S> {
             }
         };
         let result = compio::time::timeout(timeout, drain).await.unwrap_or(Err(Error::Timeout));
-        self.io.stream.shutdown().await.ok();
+        super::detach::shutdown(&mut self.io.stream).await.ok();
         result
     }
 
@@ -251,10 +251,7 @@ impl<S: AsyncRead + AsyncWrite + Detach> ReadConn for Io<S> {
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
-        match self.stream.shutdown_now() {
-            Some(done) => done,
-            None => self.stream.shutdown().await,
-        }
+        super::detach::shutdown(&mut self.stream).await
     }
 
     fn has_unwritten(&self) -> bool {
