@@ -13,9 +13,9 @@
 //! that filled its wait when the free credit cannot give it as much again (`Starved`), reads
 //! next with the whole free credit once the other waits are back (they are cancelled to make
 //! that quick), and waits no longer than that read (a wait holding all the credit would leave
-//! the others without one; credit granted meanwhile is shared out once it is back); one whose next message does not fit even then (`Blocked`) is
-//! reported (a STALLED frame) and waits for a grant. No socket I/O: the transport writes the
-//! frames.
+//! the others without one; credit granted meanwhile is shared out once it is back); one whose
+//! next message does not fit even then (`Blocked`) is reported (a STALLED frame) and waits for
+//! a grant. No socket I/O: the transport writes the frames.
 
 use std::time::{Duration, Instant};
 
