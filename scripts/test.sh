@@ -43,8 +43,8 @@ scripts/fuzz.sh 15
 
 step "benchmark smoke (results under target/bench-smoke, not committed)"
 cargo bench -p eddy-ws --bench codec -- --quick --out target/bench-smoke
-cargo run --release -q -p eddy-bench -- pinned-producer --batches 5 --warmup 1 --output target/bench-smoke
-cargo run --release -q -p eddy-bench -- pinned-consumer --batches 5 --warmup 1 --output target/bench-smoke
+cargo run --release -q -p eddy-bench -- pinned-producer --client eddy,iggy-sdk,tokio --batches 5 --warmup 1 --output target/bench-smoke
+cargo run --release -q -p eddy-bench -- pinned-consumer --client eddy,iggy-sdk,tokio --batches 5 --warmup 1 --output target/bench-smoke
 cargo run --release -q -p eddy-bench -- pipeline --requests 200 --rounds 1 --output target/bench-smoke
 cargo run --release -q -p eddy-bench -- startup --sizes 0.02 --starts 1 --unclean-mib 4 --output target/bench-smoke
 # Long polling in a release build (a hang here once meant a read that never got cancelled).

@@ -16,6 +16,7 @@ mod rt;
 mod server;
 mod startup;
 mod stats;
+mod tokio_clients;
 mod ws_echo;
 
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actors::{ActorRun, Kind, Workload};
+use actors::{ActorRun, ClientKind, Kind, Workload};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use eddy_client::Transport;
@@ -94,6 +95,11 @@ struct RunArgs {
     /// tcp, ws, or both (TCP then WebSocket against the same server, alternating per round).
     #[arg(long, value_enum, default_value = "both")]
     transport: TransportArg,
+    /// Client libraries, comma-separated, each over every transport in the same run: eddy
+    /// (eddy-client), iggy-sdk (Apache Iggy's Rust SDK 0.10.0), tokio (plain tokio TCP and
+    /// tokio-tungstenite, the SDK's WebSocket library, with nothing around them).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "eddy")]
+    client: Vec<ClientKind>,
     /// Actors (producers or consumers), each with its own stream and connection.
     #[arg(long, default_value_t = 2)]
     actors: usize,
@@ -117,9 +123,13 @@ struct RunArgs {
     /// Server shards (0 = one per core).
     #[arg(long, default_value_t = 0)]
     shards: usize,
-    /// Pin actor i to core i mod cores.
+    /// Pin actor i to core (first_core + i) mod cores.
     #[arg(long)]
     pin: bool,
+    /// With `--pin`, the first actor's core (1 with `--shards 1` keeps the actors off the
+    /// server's core).
+    #[arg(long, default_value_t = 0)]
+    first_core: usize,
     /// Drive an external Iggy-0.8-compatible server at this TCP address instead of starting one.
     #[arg(long)]
     server_address: Option<SocketAddr>,
@@ -133,9 +143,24 @@ struct RunArgs {
 
 #[derive(Serialize)]
 struct TransportResult {
+    client: ClientKind,
     transport: &'static str,
     group: Summary,
     actors: Vec<Summary>,
+    /// The actors' own CPU (their threads' schedstat) per measured batch, µs.
+    client_cpu_us_per_batch: Option<f64>,
+    /// The server's CPU (all its threads) per batch, warm-up included, µs.
+    server_cpu_us_per_batch: Option<f64>,
+}
+
+/// One client over one transport in one round.
+struct Run {
+    round: u32,
+    client: ClientKind,
+    transport: Transport,
+    actors: Vec<ActorRun>,
+    /// Server CPU ns over the whole run (warm-up included), if the server is ours.
+    server_cpu_ns: Option<u64>,
 }
 
 fn name(t: Transport) -> &'static str {
@@ -150,7 +175,8 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,iggy=off".into()),
         )
         .init();
     match Cli::parse().command {
@@ -187,16 +213,23 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
         batches: args.batches.max(1),
         warmup: args.warmup,
         pin: args.pin,
+        first_core: args.first_core,
     };
     let batch_bytes = actors::batch_of(&w).size_bytes();
-    let total = w.actors as u64 * w.batches * transports.len() as u64 * u64::from(args.rounds);
+    let mut clients = args.client.clone();
+    clients.dedup();
+    let total = w.actors as u64
+        * w.batches
+        * transports.len() as u64
+        * clients.len() as u64
+        * u64::from(args.rounds);
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(indicatif::ProgressStyle::with_template(
         "{msg} [{bar:40}] {pos}/{len} batches ({eta})",
     )?);
     let runtime = compio::runtime::Runtime::new()?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let mut runs: Vec<(Transport, Vec<ActorRun>)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     for round in 0..args.rounds {
         let consumer_streams = if kind == Kind::Consumer {
             let streams = runtime.block_on(actors::create_streams(
@@ -210,7 +243,13 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
         } else {
             None
         };
-        for &t in &transports {
+        // Every round starts one step further along, so that no client or transport always runs
+        // first (right after the fill) or last.
+        let mut order: Vec<(ClientKind, Transport)> =
+            clients.iter().flat_map(|&c| transports.iter().map(move |&t| (c, t))).collect();
+        let steps = round as usize % order.len().max(1);
+        order.rotate_left(steps);
+        for (client, t) in order {
             let addr = match t {
                 Transport::Tcp => target.tcp,
                 Transport::WebSocket => {
@@ -221,11 +260,16 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
                 Some(s) => s.clone(),
                 None => runtime.block_on(actors::create_streams(
                     target.tcp,
-                    &format!("bench-{stamp}-{}-{round}", name(t)),
+                    &format!("bench-{stamp}-{}-{}-{round}", client.name(), name(t)),
                     w.actors,
                 ))?,
             };
-            bar.set_message(format!("{kind_name} {} round {}", name(t), round + 1));
+            bar.set_message(format!(
+                "{kind_name} {} {} round {}",
+                client.name(),
+                name(t),
+                round + 1
+            ));
             let progress = Arc::new(AtomicU64::new(0));
             let base = bar.position();
             let watcher = {
@@ -237,38 +281,70 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
                     }
                 })
             };
-            let result = actors::run(kind, t, addr, &streams, w, progress.clone());
+            let server_cpu = target.pid().and_then(procfs::process_cpu_ns);
+            let result = actors::run(kind, client, t, addr, &streams, w, progress.clone());
+            let server_cpu_ns = target
+                .pid()
+                .and_then(procfs::process_cpu_ns)
+                .zip(server_cpu)
+                .map(|(end, start)| end.saturating_sub(start));
             drop(progress);
             watcher.join().ok();
-            let result = result?;
+            let actors = result?;
             bar.set_position(base + w.actors as u64 * w.batches);
-            runs.push((t, result));
+            runs.push(Run { round, client, transport: t, actors, server_cpu_ns });
         }
     }
     bar.finish_and_clear();
 
-    // Per transport: every round's samples of each actor, summarised.
+    // Per client and transport: every round's samples of each actor, summarised.
     let mut results = Vec::new();
-    for &t in &transports {
+    for (&client, &t) in clients.iter().flat_map(|c| transports.iter().map(move |t| (c, t))) {
+        let these: Vec<&Run> =
+            runs.iter().filter(|r| r.client == client && r.transport == t).collect();
         let per_actor: Vec<Summary> = (0..w.actors)
             .map(|i| {
                 let mut lat = Vec::new();
                 let mut wall = 0.0;
-                for (_, run) in runs.iter().filter(|(rt, _)| *rt == t) {
-                    lat.extend(run[i].samples.iter().map(|s| s.1));
-                    wall += run[i].wall_secs;
+                for run in &these {
+                    lat.extend(run.actors[i].samples.iter().map(|s| s.1));
+                    wall += run.actors[i].wall_secs;
                 }
                 Summary::of(&lat, batch_bytes, w.messages_per_batch as usize, wall)
             })
             .collect();
+        let measured = (these.len() * w.actors) as f64 * w.batches as f64;
+        let client_cpu: Option<u64> =
+            these.iter().flat_map(|r| r.actors.iter().map(|a| a.cpu_ns)).sum();
+        let server_cpu: Option<u64> = these.iter().map(|r| r.server_cpu_ns).sum();
+        let all_batches = measured * (w.warmup + w.batches) as f64 / w.batches as f64;
         results.push(TransportResult {
+            client,
             transport: name(t),
             group: Summary::group(&per_actor),
             actors: per_actor,
+            client_cpu_us_per_batch: client_cpu.map(|ns| ns as f64 / 1e3 / measured.max(1.0)),
+            server_cpu_us_per_batch: server_cpu.map(|ns| ns as f64 / 1e3 / all_batches.max(1.0)),
         });
     }
     let server_rss = target.peak_rss_mib();
-    let table = table(&results);
+    let mut table = String::new();
+    for &client in &clients {
+        let these: Vec<&TransportResult> = results.iter().filter(|r| r.client == client).collect();
+        if clients.len() > 1 {
+            table.push_str(&format!("Client: {}\n\n", client.name()));
+        }
+        table.push_str(&article_table(&these));
+        table.push('\n');
+    }
+    if clients.len() > 1 || transports.len() > 1 {
+        table.push_str(&summary_table(&results));
+    }
+    let rounds = per_round(&runs, &w, batch_bytes);
+    if transports.len() > 1 && args.rounds > 1 {
+        table.push('\n');
+        table.push_str(&round_ratio_table(&clients, &rounds));
+    }
     println!(
         "{kind_name}: {} actors × {} batches × {} messages × {} B, fsync {}",
         w.actors, w.batches, w.messages_per_batch, w.message_size, args.fsync
@@ -278,13 +354,118 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
         println!("server peak RSS: {rss:.1} MiB");
     }
     let dir = args.output.join(format!("{kind_name}-{stamp}"));
-    write_results(&dir, kind_name, &args, &w, &results, &runs, server_rss, &table)?;
+    write_results(&dir, kind_name, &args, &w, &results, &runs, &rounds, server_rss, &table)?;
     println!("results: {}", dir.display());
     Ok(())
 }
 
+/// One client and transport in one round: the group's p50 and average, and CPU per batch.
+#[derive(Debug, Clone, serde::Serialize)]
+struct RoundResult {
+    round: u32,
+    client: ClientKind,
+    transport: &'static str,
+    p50_ms: f64,
+    avg_ms: f64,
+    client_cpu_us_per_batch: Option<f64>,
+    server_cpu_us_per_batch: Option<f64>,
+}
+
+fn per_round(runs: &[Run], w: &Workload, batch_bytes: usize) -> Vec<RoundResult> {
+    let batch_messages = w.messages_per_batch as usize;
+    // Server CPU covers the warm-up too, as in the summary.
+    let all_per_measured = (w.warmup + w.batches) as f64 / w.batches.max(1) as f64;
+    runs.iter()
+        .map(|run| {
+            let actors: Vec<Summary> = run
+                .actors
+                .iter()
+                .map(|a| {
+                    let lat: Vec<f64> = a.samples.iter().map(|s| s.1).collect();
+                    Summary::of(&lat, batch_bytes, batch_messages, a.wall_secs)
+                })
+                .collect();
+            let group = Summary::group(&actors);
+            let measured: usize = actors.iter().map(|a| a.samples).sum();
+            let client_cpu: Option<u64> = run.actors.iter().map(|a| a.cpu_ns).sum();
+            RoundResult {
+                round: run.round,
+                client: run.client,
+                transport: name(run.transport),
+                p50_ms: group.percentiles[0],
+                avg_ms: group.avg,
+                client_cpu_us_per_batch: client_cpu
+                    .map(|ns| ns as f64 / 1e3 / measured.max(1) as f64),
+                server_cpu_us_per_batch: run
+                    .server_cpu_ns
+                    .map(|ns| ns as f64 / 1e3 / (measured as f64 * all_per_measured).max(1.0)),
+            }
+        })
+        .collect()
+}
+
+/// The median of a list (the middle value, or the mean of the two middle ones).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+/// Per client, each round's WebSocket/TCP p50 ratio (the two ran minutes apart at most, so the
+/// machine's slow drifts cancel), and their median: the steadiest single figure of a noisy run.
+fn round_ratio_table(clients: &[ClientKind], rounds: &[RoundResult]) -> String {
+    let mut out = String::from("| Client | WS/TCP p50 per round | Median |\n|---|---|---:|\n");
+    for &client in clients {
+        let mut ratios = Vec::new();
+        for r in rounds.iter().filter(|r| r.client == client && r.transport == "ws") {
+            let tcp = rounds
+                .iter()
+                .find(|o| o.client == client && o.round == r.round && o.transport == "tcp");
+            if let Some(tcp) = tcp {
+                ratios.push(r.p50_ms / tcp.p50_ms.max(1e-9));
+            }
+        }
+        let list: Vec<String> = ratios.iter().map(|x| format!("{x:.2}")).collect();
+        let med = median(ratios).map_or("n/a".into(), |m| format!("{m:.2}×"));
+        out.push_str(&format!("| {} | {} | {med} |\n", client.name(), list.join(" ")));
+    }
+    out
+}
+
+/// Per client, TCP against WebSocket: p50 and average latency, their ratios, throughput, and
+/// client and server CPU per batch.
+fn summary_table(results: &[TransportResult]) -> String {
+    let cpu = |v: Option<f64>| v.map_or("n/a".into(), |us| format!("{us:.0} µs"));
+    let mut out = String::from(
+        "| Client | Transport | P50 | Average | P50 vs TCP | Average vs TCP | Throughput | Client CPU/batch | Server CPU/batch |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in results {
+        let tcp = results.iter().find(|o| o.client == r.client && o.transport == "tcp");
+        let ratio = |f: fn(&Summary) -> f64| {
+            tcp.map_or("".into(), |t| format!("{:.2}×", f(&r.group) / f(&t.group).max(1e-9)))
+        };
+        out.push_str(&format!(
+            "| {} | {} | {:.3} ms | {:.3} ms | {} | {} | {:.0} MB/s | {} | {} |\n",
+            r.client.name(),
+            r.transport,
+            r.group.percentiles[0],
+            r.group.avg,
+            ratio(|g| g.percentiles[0]),
+            ratio(|g| g.avg),
+            r.group.mb_per_s,
+            cpu(r.client_cpu_us_per_batch),
+            cpu(r.server_cpu_us_per_batch),
+        ));
+    }
+    out
+}
+
 /// The article's table: Percentile | TCP | WebSocket | Difference.
-fn table(results: &[TransportResult]) -> String {
+fn article_table(results: &[&TransportResult]) -> String {
     let mut rows: Vec<(String, Vec<f64>)> =
         vec![("Average".into(), results.iter().map(|r| r.group.avg).collect())];
     for (i, (label, _)) in PERCENTILES.iter().enumerate() {
@@ -334,7 +515,8 @@ fn write_results(
     args: &RunArgs,
     w: &Workload,
     results: &[TransportResult],
-    runs: &[(Transport, Vec<ActorRun>)],
+    runs: &[Run],
+    rounds: &[RoundResult],
     server_rss: Option<f64>,
     table: &str,
 ) -> anyhow::Result<()> {
@@ -347,12 +529,14 @@ fn write_results(
         "parameters": {
             "actors": w.actors, "messages_per_batch": w.messages_per_batch, "message_size": w.message_size,
             "batches": w.batches, "warmup": w.warmup, "rounds": args.rounds, "fsync": args.fsync,
-            "pinned": w.pin, "external_server": args.server_address.is_some(),
+            "pinned": w.pin, "first_core": w.first_core, "external_server": args.server_address.is_some(),
+            "clients": args.client,
         },
         "machine": machine,
         "server_peak_rss_mib": server_rss,
         "percentile_labels": PERCENTILES.iter().map(|p| p.0).collect::<Vec<_>>(),
         "results": results,
+        "rounds": rounds,
     });
     std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
     let mut md = format!(
@@ -367,11 +551,11 @@ fn write_results(
         server_rss.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
     );
     for r in results {
-        let t = r.transport;
+        let t = format!("{}-{}", r.client.name(), r.transport);
         let samples: Vec<Vec<(f64, f64)>> = runs
             .iter()
-            .filter(|(rt, _)| name(*rt) == t)
-            .flat_map(|(_, a)| a.iter().map(|x| x.samples.clone()))
+            .filter(|run| run.client == r.client && name(run.transport) == r.transport)
+            .flat_map(|run| run.actors.iter().map(|x| x.samples.clone()))
             .collect();
         // Latency over time, one line per actor run, clipped at the p99.9 for readability.
         let ymax = chart::nice_max(r.group.percentiles[4] * 1.1);
@@ -427,4 +611,42 @@ pub(crate) fn machine_info() -> serde_json::Value {
         "cpu": cpu,
         "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(round: u32, client: ClientKind, transport: &'static str, p50_ms: f64) -> RoundResult {
+        RoundResult {
+            round,
+            client,
+            transport,
+            p50_ms,
+            avg_ms: p50_ms,
+            client_cpu_us_per_batch: None,
+            server_cpu_us_per_batch: None,
+        }
+    }
+
+    #[test]
+    fn median_of_odd_even_and_empty_lists() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(Vec::new()), None);
+    }
+
+    #[test]
+    fn round_ratios_pair_each_websocket_run_with_its_own_rounds_tcp_run() {
+        let rounds = [
+            round(0, ClientKind::Eddy, "tcp", 1.0),
+            round(0, ClientKind::Eddy, "ws", 2.0),
+            round(1, ClientKind::Eddy, "ws", 3.0),
+            round(1, ClientKind::Eddy, "tcp", 2.0),
+            round(2, ClientKind::Eddy, "tcp", 4.0),
+            round(2, ClientKind::Eddy, "ws", 4.0),
+        ];
+        let table = round_ratio_table(&[ClientKind::Eddy], &rounds);
+        assert!(table.contains("| eddy | 2.00 1.50 1.00 | 1.50× |"), "{table}");
+    }
 }

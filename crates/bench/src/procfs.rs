@@ -46,6 +46,22 @@ pub fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
+/// Nanoseconds all threads of `pid` have run on a CPU (their schedstat summed; threads that
+/// already exited are not counted).
+pub fn process_cpu_ns(pid: u32) -> Option<u64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        if let Some(ns) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        {
+            total = total.saturating_add(ns);
+        }
+    }
+    Some(total)
+}
+
 /// Raises this process's soft open-files limit to its hard limit (children inherit it); returns
 /// the new soft limit.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
@@ -75,6 +91,12 @@ mod tests {
             std::hint::black_box(0u64);
         }
         assert!(thread_cpu_secs().is_some());
+        // The kernel brings a running thread's sum up to date at ticks: allow it to lag.
+        let spun = thread_cpu_ns();
+        assert!(spun.is_some_and(|ns| ns >= 25_000_000), "{spun:?}");
+        // This thread's time, read first, is part of the process's, read after it.
+        let own = thread_cpu_ns().unwrap_or(u64::MAX);
+        assert!(process_cpu_ns(pid).is_some_and(|ns| ns >= own));
         assert!(cpu_secs(pid).is_some());
         assert!(raise_fd_limit().is_ok_and(|n| n > 0));
     }

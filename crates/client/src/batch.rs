@@ -2,6 +2,7 @@
 //! times without re-encoding) and polled messages (payloads sliced out of the reply, no copy).
 
 use bytes::{Buf, Bytes, BytesMut};
+use eddy_wire::commands::messages::{POLLED_HEAD_LEN, decode_polled_head};
 use eddy_wire::message::{HEADER_LEN, MessageHeader, encode_message};
 
 use crate::ClientError;
@@ -83,12 +84,10 @@ pub struct Polled {
 impl Polled {
     /// Parses `[partition u32][current_offset u64][count u32][messages]`.
     pub(crate) fn parse(mut reply: Bytes) -> Result<Self, ClientError> {
-        if reply.len() < 16 {
-            return Err(ClientError::Malformed("poll reply shorter than 16 bytes"));
-        }
-        let partition = reply.get_u32_le();
-        let current_offset = reply.get_u64_le();
-        let count = reply.get_u32_le() as usize;
+        let (partition, current_offset, count) = decode_polled_head(&reply)
+            .map_err(|_| ClientError::Malformed("poll reply shorter than its head"))?;
+        reply.advance(POLLED_HEAD_LEN);
+        let count = count as usize;
         let mut messages = Vec::with_capacity(count.min(reply.len() / HEADER_LEN));
         while !reply.is_empty() {
             let h = MessageHeader::parse(&reply)

@@ -33,8 +33,8 @@ pub struct Deferred {
     pub max_bytes: u32,
 }
 
-/// The POLL_MESSAGES body.
-fn encode_poll(out: &mut BytesMut, stream: &Identifier, topic: &Identifier, spec: &Poll) {
+/// The POLL_MESSAGES body. For callers that write requests themselves.
+pub fn encode_poll(out: &mut BytesMut, stream: &Identifier, topic: &Identifier, spec: &Poll) {
     consumer_and_ids(out, spec.consumer, stream, topic, spec.partition);
     spec.strategy.encode(out);
     out.put_u32_le(spec.count);
@@ -56,6 +56,18 @@ pub fn encode_poll_deferred(
     out.put_u32_le(wait.min_count);
     out.put_u32_le(wait.max_bytes);
     out.put_u64_le(0);
+}
+
+/// The SEND_MESSAGES body of `batch`. For callers that write requests themselves.
+pub fn encode_send(
+    stream: &Identifier,
+    topic: &Identifier,
+    partitioning: &Partitioning,
+    batch: &Batch,
+) -> BytesMut {
+    let mut out = BytesMut::with_capacity(64 + batch.len() * 16 + batch.size_bytes());
+    SendMessages::encode(stream, topic, partitioning, &batch.messages, &batch.lengths, &mut out);
+    out
 }
 
 /// A connection to an Iggy-protocol server.
@@ -159,15 +171,7 @@ impl Client {
         partitioning: &Partitioning,
         batch: &Batch,
     ) -> Result<(), ClientError> {
-        let mut out = BytesMut::with_capacity(64 + batch.len() * 16 + batch.size_bytes());
-        SendMessages::encode(
-            stream,
-            topic,
-            partitioning,
-            &batch.messages,
-            &batch.lengths,
-            &mut out,
-        );
+        let out = encode_send(stream, topic, partitioning, batch);
         self.request(command::SEND_MESSAGES, out.freeze()).await.map(drop)
     }
 

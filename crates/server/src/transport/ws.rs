@@ -176,7 +176,8 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness + eddy_ws::Detach>(
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         if pending.is_empty() {
-            pending = BytesMut::from(data);
+            // A large request alone in its message is stamped in place, not copied.
+            pending = ws.payload_mut(data);
         } else {
             pending.extend_from_slice(&data);
         }

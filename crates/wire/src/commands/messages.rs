@@ -240,6 +240,16 @@ pub fn encode_polled_head(partition: u32, current_offset: u64, count: u32, out: 
     out.put_u32_le(count);
 }
 
+/// Reads the head `encode_polled_head` writes: `(partition, current_offset, count)`; the messages
+/// are the bytes after the first [`POLLED_HEAD_LEN`].
+pub fn decode_polled_head(reply: &[u8]) -> Result<(u32, u64, u32), WireError> {
+    let mut c = Cursor::new(reply);
+    Ok((c.u32()?, c.u64()?, c.u32()?))
+}
+
+/// Bytes of a poll reply's head.
+pub const POLLED_HEAD_LEN: usize = 16;
+
 /// FLUSH_UNSAVED_BUFFER: `[stream][topic][partition u32][fsync u8]`.
 pub fn decode_flush(payload: &[u8]) -> Result<(Identifier, Identifier, u32, bool), WireError> {
     let mut c = Cursor::new(payload);
@@ -254,6 +264,15 @@ pub fn decode_flush(payload: &[u8]) -> Result<(Identifier, Identifier, u32, bool
 mod tests {
     use super::*;
     use crate::message::encode_message;
+
+    #[test]
+    fn polled_head_round_trips_and_a_short_one_is_refused() {
+        let mut out = BytesMut::new();
+        encode_polled_head(7, u64::MAX - 1, 1000, &mut out);
+        assert_eq!(out.len(), POLLED_HEAD_LEN);
+        assert_eq!(decode_polled_head(&out).unwrap(), (7, u64::MAX - 1, 1000));
+        assert!(decode_polled_head(&out[..POLLED_HEAD_LEN - 1]).is_err());
+    }
 
     #[test]
     fn send_messages_round_trip_and_checks() {

@@ -69,6 +69,18 @@ impl ReadBuffer {
         &mut self.buf
     }
 
+    /// Lets go of a large allocation that holds no unread bytes, instead of parking it for reuse
+    /// at the next read, so that payloads cut from it may be its only owners (and become
+    /// `BytesMut` without a copy). Returns whether it let go. A read in flight keeps its share.
+    pub fn release_if_drained(&mut self) -> bool {
+        if !self.large || !self.buf.is_empty() {
+            return false;
+        }
+        self.buf = BytesMut::new();
+        self.large = false;
+        true
+    }
+
     /// The spare capacity the next read fills.
     pub fn capacity(&self) -> usize {
         self.buf.capacity()

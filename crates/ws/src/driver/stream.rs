@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::io;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use compio::io::{AsyncRead, AsyncWrite};
 
 use super::buffer::ReadBuffer;
@@ -149,6 +149,16 @@ impl<S> WebSocket<S> {
     /// non-zero or the stream is readable.
     pub fn buffered_input(&self) -> usize {
         self.rbuf.len()
+    }
+
+    /// A payload this connection read, as a `BytesMut` to change in place: without a copy when
+    /// nothing else holds its buffer, as for a large message with nothing read after it (the
+    /// read buffer then lets go of that allocation rather than keep it for the next large
+    /// message); otherwise a copy, as `BytesMut::from` makes. A server that rewrites what it
+    /// was sent (stamps a batch before storing it) saves a copy per large message.
+    pub fn payload_mut(&mut self, payload: Bytes) -> BytesMut {
+        self.rbuf.release_if_drained();
+        BytesMut::from(payload)
     }
 
     /// Bytes queued and not yet written.

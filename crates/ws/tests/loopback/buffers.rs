@@ -29,3 +29,35 @@ async fn the_read_buffer_grows_for_a_big_message_and_shrinks_back() {
     assert_eq!(small, Message::text("small"));
     assert!(after_small <= 4 * 4096, "capacity after a small message: {after_small}");
 }
+
+#[compio::test]
+async fn a_large_payload_becomes_mutable_without_a_copy_and_a_shared_one_is_copied() {
+    let (addr, server) = serve_one(Config::default(), |ws| async move {
+        let mut ws = ws.unwrap();
+        let mut seen = Vec::new();
+        // The client sends each message only once the previous one was answered, so each is
+        // alone in the read buffer; the second is also held by a clone, so it must be copied.
+        for keep in [false, true] {
+            let Message::Binary(data) = ws.read().await.unwrap() else { panic!("not binary") };
+            let at = data.as_ptr();
+            let held = keep.then(|| data.clone());
+            let mut owned = ws.payload_mut(data);
+            let in_place = owned.as_ptr() == at;
+            owned[0] ^= 0xff;
+            seen.push((owned.len(), owned[0], owned[owned.len() - 1], in_place));
+            drop(held);
+            ws.send(Message::text("next")).await.unwrap();
+        }
+        seen
+    })
+    .await;
+    let (mut ws, _) = connect(&url(addr)).await.unwrap();
+    for byte in [1u8, 2] {
+        ws.send(Message::binary(vec![byte; 1 << 20])).await.unwrap();
+        assert_eq!(ws.read().await.unwrap(), Message::text("next"));
+    }
+    let seen = server.await.unwrap();
+    let len = 1 << 20;
+    assert_eq!(seen[0], (len, 1 ^ 0xff, 1, true), "alone in its buffer: no copy");
+    assert_eq!(seen[1], (len, 2 ^ 0xff, 2, false), "another handle holds it: copied");
+}
