@@ -1,7 +1,7 @@
 //! Apache Iggy's own Rust SDK (iggy 0.10.0) against eddy-server, over TCP and over WebSocket:
 //! streams, topics with 3 partitions, 10,000 messages with ids, random-size payloads and user
-//! headers, polls by offset/first/last/next/timestamp, consumer offsets, stats, and everything
-//! again after a restart on the same data.
+//! headers, polls by offset/first/last/next/timestamp, consumer offsets, stats, cluster metadata,
+//! and everything again after a restart on the same data.
 
 mod common;
 
@@ -176,6 +176,16 @@ async fn scenario(transport: Transport) {
     assert_eq!(stats.messages_count, u64::from(MESSAGES));
     let me = c.get_me().await.unwrap();
     assert!(me.client_id > 0);
+    // One node, the healthy leader, at the addresses this client connected to.
+    let cluster = c.get_cluster_metadata().await.unwrap();
+    let [node] = &cluster.nodes[..] else { panic!("one node: {cluster:?}") };
+    assert_eq!((node.role, node.status), (ClusterNodeRole::Leader, ClusterNodeStatus::Healthy));
+    assert_eq!(node.ip, server.tcp.ip().to_string());
+    assert_eq!(
+        (node.endpoints.tcp, node.endpoints.websocket),
+        (server.tcp.port(), server.ws.port())
+    );
+    assert_eq!((node.endpoints.quic, node.endpoints.http), (0, 0));
     let topic_details = c.get_topic(&stream, &topic).await.unwrap().unwrap();
     assert_eq!(topic_details.messages_count, u64::from(MESSAGES));
     assert!(c.get_stream(&Identifier::named("nope").unwrap()).await.unwrap().is_none());

@@ -20,7 +20,6 @@ use crate::transport::conn::Reply;
 /// segments, snapshots, client listings): answered with "feature unavailable".
 const UNSUPPORTED: &[u32] = &[
     c::GET_SNAPSHOT_FILE,
-    c::GET_CLUSTER_METADATA,
     c::GET_CLIENT,
     c::GET_CLIENTS,
     31,
@@ -66,6 +65,7 @@ pub async fn handle(
         }
         c::GET_ME => Ok(system::me(session)),
         c::GET_STATS => Ok(system::stats(ctx)),
+        c::GET_CLUSTER_METADATA => Ok(system::cluster_metadata(ctx)),
         c::GET_SHARD_STATS => Ok(system::shard_stats(ctx)),
         c::GET_STREAM => streams::get(ctx, &payload),
         c::GET_STREAMS => Ok(streams::get_all(ctx)),

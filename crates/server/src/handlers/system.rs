@@ -3,7 +3,10 @@
 use std::time::Instant;
 
 use bytes::BytesMut;
-use eddy_wire::commands::system::{ShardStats, Stats, encode_me};
+use eddy_wire::commands::system::{
+    ClusterNode, NODE_ROLE_LEADER, NODE_STATUS_HEALTHY, ShardStats, Stats, encode_cluster_metadata,
+    encode_me,
+};
 use eddy_wire::commands::users::{Login, encode_identity};
 
 use crate::auth::constant_time_eq;
@@ -85,6 +88,31 @@ fn rss_bytes() -> u64 {
 fn read_trimmed(path: &str) -> String {
     std::fs::read_to_string(path).map(|s| s.trim().to_owned()).unwrap_or_default()
 }
+
+/// GET_CLUSTER_METADATA: Eddy is one node, the healthy leader of its own cluster, at its bound
+/// addresses (0 for the transports it does not serve). Iggy's SDK asks after every login and
+/// redirects only when there are several nodes.
+pub fn cluster_metadata(ctx: &ShardCtx) -> Reply {
+    let (tcp, ws) = (ctx.shared.tcp_address, ctx.shared.ws_address);
+    let ip = tcp.or(ws).map_or_else(String::new, |a| a.ip().to_string());
+    let hostname = read_trimmed("/proc/sys/kernel/hostname");
+    let node = ClusterNode {
+        name: if hostname.is_empty() { CLUSTER_NAME.to_owned() } else { hostname },
+        ip,
+        tcp_port: tcp.map_or(0, |a| a.port()),
+        quic_port: 0,
+        http_port: 0,
+        websocket_port: ws.map_or(0, |a| a.port()),
+        role: NODE_ROLE_LEADER,
+        status: NODE_STATUS_HEALTHY,
+    };
+    let mut out = BytesMut::new();
+    encode_cluster_metadata(CLUSTER_NAME, &[node], &mut out);
+    Reply::ok(out)
+}
+
+/// The cluster name in GET_CLUSTER_METADATA.
+const CLUSTER_NAME: &str = "eddy";
 
 pub fn stats(ctx: &ShardCtx) -> Reply {
     let snapshot = ctx.snapshot();

@@ -47,6 +47,9 @@ pub struct Shared {
     pub tls: Acceptors,
     /// One slot per shard, indexed by shard id.
     pub load: Box<[load::ShardLoad]>,
+    /// The bound TCP and WebSocket addresses (GET_CLUSTER_METADATA names them).
+    pub tcp_address: Option<SocketAddr>,
+    pub ws_address: Option<SocketAddr>,
 }
 
 /// What one shard's tasks share. Lives on the shard's thread only.
@@ -322,6 +325,8 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         ),
         tls,
         load: (0..n).map(|_| load::ShardLoad::default()).collect(),
+        tcp_address: tcp_addr,
+        ws_address: ws_addr,
     });
     let mut owner_state = Some(MetaOwner {
         data_dir,

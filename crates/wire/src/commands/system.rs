@@ -1,4 +1,4 @@
-//! GET_STATS, GET_ME and (Eddy's) GET_SHARD_STATS replies.
+//! GET_STATS, GET_ME, GET_CLUSTER_METADATA and (Eddy's) GET_SHARD_STATS replies.
 
 use bytes::{BufMut, BytesMut};
 
@@ -151,9 +151,72 @@ pub fn encode_me(client_id: u32, user_id: u32, transport: u8, address: &str, out
     out.put_u32_le(0);
 }
 
+/// A node's role in GET_CLUSTER_METADATA: the leader (a single node is its own).
+pub const NODE_ROLE_LEADER: u8 = 0;
+/// A follower's role code.
+pub const NODE_ROLE_FOLLOWER: u8 = 1;
+/// A node's status in GET_CLUSTER_METADATA: healthy (then starting 1, stopping 2, unreachable 3,
+/// maintenance 4, unknown 5).
+pub const NODE_STATUS_HEALTHY: u8 = 0;
+
+/// One node of the GET_CLUSTER_METADATA reply; a port of 0 is a transport it does not serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterNode {
+    pub name: String,
+    pub ip: String,
+    pub tcp_port: u16,
+    pub quic_port: u16,
+    pub http_port: u16,
+    pub websocket_port: u16,
+    pub role: u8,
+    pub status: u8,
+}
+
+/// The GET_CLUSTER_METADATA reply: `[name_len u32][name][nodes_count u32]`, then per node
+/// `[name_len u32][name][ip_len u32][ip][tcp u16][quic u16][http u16][websocket u16][role u8]
+/// [status u8]`.
+pub fn encode_cluster_metadata(name: &str, nodes: &[ClusterNode], out: &mut BytesMut) {
+    out.put_u32_le(name.len() as u32);
+    out.put_slice(name.as_bytes());
+    out.put_u32_le(nodes.len() as u32);
+    for n in nodes {
+        out.put_u32_le(n.name.len() as u32);
+        out.put_slice(n.name.as_bytes());
+        out.put_u32_le(n.ip.len() as u32);
+        out.put_slice(n.ip.as_bytes());
+        for port in [n.tcp_port, n.quic_port, n.http_port, n.websocket_port] {
+            out.put_u16_le(port);
+        }
+        out.put_u8(n.role);
+        out.put_u8(n.status);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_metadata_layout() {
+        let node = ClusterNode {
+            name: "n".into(),
+            ip: "10.0.0.1".into(),
+            tcp_port: 8090,
+            quic_port: 0,
+            http_port: 0,
+            websocket_port: 8092,
+            role: NODE_ROLE_LEADER,
+            status: NODE_STATUS_HEALTHY,
+        };
+        let mut out = BytesMut::new();
+        encode_cluster_metadata("eddy", &[node], &mut out);
+        let mut want = vec![4, 0, 0, 0];
+        want.extend_from_slice(b"eddy");
+        want.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, b'n', 8, 0, 0, 0]);
+        want.extend_from_slice(b"10.0.0.1");
+        want.extend_from_slice(&[0x9a, 0x1f, 0, 0, 0, 0, 0x9c, 0x1f, 0, 0]);
+        assert_eq!(&out[..], &want[..]);
+    }
 
     #[test]
     fn shard_stats_round_trip_and_a_short_or_lying_reply_is_refused() {
