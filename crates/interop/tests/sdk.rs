@@ -1,7 +1,7 @@
 //! Apache Iggy's own Rust SDK (iggy 0.10.0) against eddy-server, over TCP and over WebSocket:
 //! streams, topics with 3 partitions, 10,000 messages with ids, random-size payloads and user
 //! headers, polls by offset/first/last/next/timestamp, consumer offsets, stats, cluster metadata,
-//! and everything again after a restart on the same data.
+//! client listings, and everything again after a restart on the same data.
 
 mod common;
 
@@ -109,6 +109,25 @@ async fn scenario(transport: Transport) {
     let other = client(&server, transport).await;
     assert!(other.login_user("iggy", "wrong").await.is_err());
     other.ping().await.unwrap();
+    // Both connections are listed (with 2 shards, often on different ones): the logged-in one
+    // with its user, the other with none; one by id; a missing id is none.
+    other.logout_user().await.unwrap();
+    assert!(other.get_me().await.is_err(), "logged out");
+    let me = c.get_me().await.unwrap();
+    let listed = c.get_clients().await.unwrap();
+    let name = match transport {
+        Transport::Tcp => "TCP",
+        Transport::WebSocket => "WebSocket",
+    };
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().all(|l| l.transport == name && l.consumer_groups_count == 0));
+    let mine = listed.iter().find(|l| l.client_id == me.client_id).expect("this client listed");
+    assert_eq!((mine.user_id, &mine.address), (me.user_id, &me.address));
+    let theirs = listed.iter().find(|l| l.client_id != me.client_id).unwrap();
+    assert_eq!(theirs.user_id, None, "not logged in");
+    let one = c.get_client(theirs.client_id).await.unwrap().expect("found by id");
+    assert_eq!((one.client_id, &one.address), (theirs.client_id, &theirs.address));
+    assert!(c.get_client(u32::MAX - 1).await.unwrap().is_none());
 
     send_all(&c, &stream, &topic).await;
     assert_eq!(poll_all(&c, &stream, &topic).await, MESSAGES);
@@ -174,7 +193,6 @@ async fn scenario(transport: Transport) {
         (1, 1, PARTITIONS)
     );
     assert_eq!(stats.messages_count, u64::from(MESSAGES));
-    let me = c.get_me().await.unwrap();
     assert!(me.client_id > 0);
     // One node, the healthy leader, at the addresses this client connected to.
     let cluster = c.get_cluster_metadata().await.unwrap();

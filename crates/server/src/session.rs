@@ -52,6 +52,16 @@ impl Session {
         }
     }
 
+    /// What GET_CLIENT(S) report of this connection.
+    pub fn client_info(&self) -> crate::shard::clients::ClientInfo {
+        crate::shard::clients::ClientInfo {
+            client_id: self.client_id,
+            user_id: self.user_id,
+            transport: self.transport,
+            address: self.address.clone(),
+        }
+    }
+
     /// Logs out: the connection must log in again within the login timeout.
     pub fn logout(&mut self) {
         self.user_id = None;

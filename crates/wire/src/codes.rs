@@ -54,6 +54,8 @@ pub mod command {
             GET_STATS => "get_stats",
             GET_CLUSTER_METADATA => "get_cluster_metadata",
             GET_ME => "get_me",
+            GET_CLIENT => "get_client",
+            GET_CLIENTS => "get_clients",
             LOGIN_USER => "login_user",
             LOGOUT_USER => "logout_user",
             POLL_MESSAGES => "poll_messages",

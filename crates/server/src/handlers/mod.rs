@@ -1,6 +1,7 @@
 //! Command dispatch: check the session, decode the payload, run the command, return a typed
 //! reply. One file per resource. Handlers never touch a socket.
 
+mod clients;
 pub(crate) mod messages;
 mod offsets;
 mod push;
@@ -17,11 +18,9 @@ use crate::shard::ShardCtx;
 use crate::transport::conn::Reply;
 
 /// Command codes Iggy defines that Eddy does not serve (users, tokens, consumer groups,
-/// segments, snapshots, client listings): answered with "feature unavailable".
+/// segments, snapshots): answered with "feature unavailable".
 const UNSUPPORTED: &[u32] = &[
     c::GET_SNAPSHOT_FILE,
-    c::GET_CLIENT,
-    c::GET_CLIENTS,
     31,
     32,
     33,
@@ -58,11 +57,18 @@ pub async fn handle(
     ctx.load().request();
     match code {
         c::PING => Ok(Reply::default()),
-        c::LOGIN_USER => Box::pin(system::login(ctx, session, &payload)).await,
+        c::LOGIN_USER => {
+            let reply = Box::pin(system::login(ctx, session, &payload)).await;
+            ctx.clients.set_user(session.client_id, session.user_id);
+            reply
+        }
         c::LOGOUT_USER => {
             session.logout();
+            ctx.clients.set_user(session.client_id, session.user_id);
             Ok(Reply::default())
         }
+        c::GET_CLIENT => clients::get(ctx, &payload).await,
+        c::GET_CLIENTS => Ok(clients::get_all(ctx).await),
         c::GET_ME => Ok(system::me(session)),
         c::GET_STATS => Ok(system::stats(ctx)),
         c::GET_CLUSTER_METADATA => Ok(system::cluster_metadata(ctx)),

@@ -4,6 +4,7 @@
 //! another shard's partition goes there as a message (`message::PartitionOp`); catalog changes go
 //! to the metadata owner on shard 0 (`meta`). No wire parsing, no file formats.
 
+pub mod clients;
 pub mod load;
 pub mod message;
 pub mod meta;
@@ -15,6 +16,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
@@ -61,6 +63,10 @@ pub struct ShardCtx {
     meta: flume::Sender<MetaRequest>,
     /// Round-robin position per (stream, topic) for balanced sends from this shard.
     balanced: RefCell<HashMap<(u32, u32), u32>>,
+    /// The clients connected to this shard.
+    pub clients: Rc<clients::Clients>,
+    /// Every shard's client queries, indexed by shard id (this one's included).
+    pub client_queries: Arc<[flume::Sender<clients::ClientsQuery>]>,
 }
 
 impl ShardCtx {
@@ -337,6 +343,8 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     });
     let mut meta_rx = Some(meta_rx);
     let (ready_tx, ready_rx) = flume::unbounded();
+    let (query_txs, mut query_rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| flume::unbounded()).unzip();
+    let client_queries: Arc<[flume::Sender<clients::ClientsQuery>]> = query_txs.into();
     let mut threads = Vec::new();
     let mut stop = Vec::new();
     for (id, ((_, install_rx), open)) in installs.into_iter().zip(opens).enumerate() {
@@ -355,6 +363,8 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
             ws: ws.as_mut().and_then(|(_, l)| l.pop()),
             ready: ready_tx.clone(),
             stop: stop_rx,
+            client_queries: client_queries.clone(),
+            client_query_rx: query_rxs.remove(0),
         };
         let thread = std::thread::Builder::new()
             .name(format!("eddy-shard-{id}"))
@@ -401,6 +411,8 @@ struct Boot {
     ws: Option<std::net::TcpListener>,
     ready: flume::Sender<(usize, Result<(), String>)>,
     stop: flume::Receiver<()>,
+    client_queries: Arc<[flume::Sender<clients::ClientsQuery>]>,
+    client_query_rx: flume::Receiver<clients::ClientsQuery>,
 }
 
 fn run_shard(boot: Boot) {
@@ -488,7 +500,11 @@ async fn shard_main(boot: Boot) {
         snapshot: RefCell::new(boot.snapshot),
         meta: boot.meta_tx,
         balanced: RefCell::new(HashMap::new()),
+        clients: Rc::new(clients::Clients::default()),
+        client_queries: boot.client_queries,
     });
+    compio::runtime::spawn(clients::serve_queries(ctx.clients.clone(), boot.client_query_rx))
+        .detach();
     ctx.load().record_thread();
     // Recovery failures of single partitions are logged and leave those partitions unserved;
     // they do not stop the server.

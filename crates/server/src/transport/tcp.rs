@@ -83,6 +83,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
     let client_id = ctx.shared.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
     let mut session = Session::new(client_id, TRANSPORT_TCP, peer, ctx.config.login_timeout());
     session.watchable = stream.watchable();
+    // Listed by GET_CLIENT(S) until the connection ends.
+    let _listed = ctx.clients.register(session.client_info());
     let mut buf = BytesMut::with_capacity(READ_BASE);
     let mut need = 0;
     loop {

@@ -117,6 +117,8 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness + eddy_ws::Detach>(
     let mut session =
         Session::new(client_id, TRANSPORT_WEBSOCKET, peer, ctx.config.login_timeout());
     session.watchable = ws.get_ref().watchable();
+    // Listed by GET_CLIENT(S) until the connection ends.
+    let _listed = ctx.clients.register(session.client_info());
     let mut pending = BytesMut::new();
     loop {
         // With subscriptions, the connection waits for its client or a push, whichever first

@@ -2,6 +2,8 @@
 
 use bytes::{BufMut, BytesMut};
 
+use crate::cursor::{Cursor, WireError};
+
 /// The GET_STATS reply. Layout: 108 bytes of numbers, five `[len u32][utf-8]` strings, the
 /// server semver (u32, 0 = none), cache metrics (count u32, none here), threads count u32, free and
 /// total disk space u64.
@@ -140,7 +142,8 @@ pub const TRANSPORT_TCP: u8 = 1;
 /// WebSocket's transport code.
 pub const TRANSPORT_WEBSOCKET: u8 = 4;
 
-/// The GET_ME reply: `[client_id u32][user_id u32][transport u8][address_len u32][address]
+/// The GET_ME and GET_CLIENT reply, and each entry of GET_CLIENTS's (which are back to back, no
+/// count): `[client_id u32][user_id u32][transport u8][address_len u32][address]
 /// [consumer_groups_count u32]` (no groups).
 pub fn encode_me(client_id: u32, user_id: u32, transport: u8, address: &str, out: &mut BytesMut) {
     out.put_u32_le(client_id);
@@ -149,6 +152,17 @@ pub fn encode_me(client_id: u32, user_id: u32, transport: u8, address: &str, out
     out.put_u32_le(address.len() as u32);
     out.put_slice(address.as_bytes());
     out.put_u32_le(0);
+}
+
+/// The user id a client listing gives a connection that has not logged in.
+pub const NO_USER_ID: u32 = u32::MAX;
+
+/// GET_CLIENT's payload: `[client_id u32]`.
+pub fn decode_get_client(payload: &[u8]) -> Result<u32, WireError> {
+    let mut c = Cursor::new(payload);
+    let id = c.u32()?;
+    c.finish()?;
+    Ok(id)
 }
 
 /// A node's role in GET_CLUSTER_METADATA: the leader (a single node is its own).
@@ -195,6 +209,13 @@ pub fn encode_cluster_metadata(name: &str, nodes: &[ClusterNode], out: &mut Byte
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_client_takes_exactly_one_id() {
+        assert_eq!(decode_get_client(&7u32.to_le_bytes()), Ok(7));
+        assert!(decode_get_client(&[1, 0, 0]).is_err());
+        assert!(decode_get_client(&[1, 0, 0, 0, 0]).is_err());
+    }
 
     #[test]
     fn cluster_metadata_layout() {
