@@ -136,13 +136,47 @@ struct RunArgs {
     /// The external server's WebSocket address.
     #[arg(long)]
     ws_address: Option<SocketAddr>,
+    /// Also drive this Iggy-0.8-compatible server (e.g. Apache Iggy), interleaved with the first
+    /// in every round, with the same clients and transports.
+    #[arg(long)]
+    compare_address: Option<SocketAddr>,
+    /// The compared server's WebSocket address.
+    #[arg(long)]
+    compare_ws_address: Option<SocketAddr>,
+    /// The compared server's name in the tables.
+    #[arg(long, default_value = "other")]
+    compare_name: String,
+    /// The compared server's process id, for its CPU per batch and peak memory.
+    #[arg(long)]
+    compare_pid: Option<u32>,
     /// Where the results folder is written.
     #[arg(long, default_value = "bench/results")]
     output: PathBuf,
 }
 
+/// One server and client: the runs that share a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Lane {
+    /// Index into the servers under test.
+    server: usize,
+    client: ClientKind,
+}
+
+/// A lane's name in tables and file names: the client's, after the server's when several run.
+fn lane_name(servers: &[String], lane: Lane) -> String {
+    match servers {
+        [_] => lane.client.name().to_owned(),
+        _ => format!("{}/{}", servers[lane.server], lane.client.name()),
+    }
+}
+
 #[derive(Serialize)]
 struct TransportResult {
+    #[serde(skip)]
+    lane: Lane,
+    /// `lane_name`.
+    name: String,
+    server: String,
     client: ClientKind,
     transport: &'static str,
     group: Summary,
@@ -156,7 +190,7 @@ struct TransportResult {
 /// One client over one transport in one round.
 struct Run {
     round: u32,
-    client: ClientKind,
+    lane: Lane,
     transport: Transport,
     actors: Vec<ActorRun>,
     /// Server CPU ns over the whole run (warm-up included), if the server is ours.
@@ -196,10 +230,18 @@ fn main() -> anyhow::Result<()> {
 
 fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
     let kind_name = if kind == Kind::Producer { "pinned-producer" } else { "pinned-consumer" };
-    let target = match args.server_address {
+    let mut targets = vec![match args.server_address {
         Some(tcp) => server::Target::external(tcp, args.ws_address),
         None => server::Target::spawn(args.fsync, args.shards)?,
-    };
+    }];
+    let mut servers =
+        vec![if args.server_address.is_some() { "external" } else { "eddy-server" }.to_owned()];
+    if let Some(tcp) = args.compare_address {
+        targets.push(
+            server::Target::external(tcp, args.compare_ws_address).with_pid(args.compare_pid),
+        );
+        servers.push(args.compare_name.clone());
+    }
     let transports: Vec<Transport> = match args.transport {
         TransportArg::Tcp => vec![Transport::Tcp],
         TransportArg::Ws => vec![Transport::WebSocket],
@@ -217,10 +259,13 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
     let batch_bytes = actors::batch_of(&w).size_bytes();
     let mut clients = args.client.clone();
     clients.dedup();
+    let lanes: Vec<Lane> = (0..targets.len())
+        .flat_map(|server| clients.iter().map(move |&client| Lane { server, client }))
+        .collect();
     let total = w.actors as u64
         * w.batches
         * transports.len() as u64
-        * clients.len() as u64
+        * lanes.len() as u64
         * u64::from(args.rounds);
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(indicatif::ProgressStyle::with_template(
@@ -230,32 +275,37 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let mut runs: Vec<Run> = Vec::new();
     for round in 0..args.rounds {
-        let consumer_streams = if kind == Kind::Consumer {
-            let streams = runtime.block_on(actors::create_streams(
-                target.tcp,
-                &format!("bench-{stamp}-c{round}"),
-                w.actors,
-            ))?;
-            bar.set_message("filling");
-            runtime.block_on(actors::fill(target.tcp, &streams, &w))?;
-            Some(streams)
-        } else {
-            None
-        };
-        // Every round starts one step further along, so that no client or transport always runs
-        // first (right after the fill) or last.
-        let mut order: Vec<(ClientKind, Transport)> =
-            clients.iter().flat_map(|&c| transports.iter().map(move |&t| (c, t))).collect();
+        // Consumers of each server read the streams filled for them this round.
+        let mut consumer_streams = Vec::new();
+        for target in &targets {
+            consumer_streams.push(if kind == Kind::Consumer {
+                let streams = runtime.block_on(actors::create_streams(
+                    target.tcp,
+                    &format!("bench-{stamp}-c{round}"),
+                    w.actors,
+                ))?;
+                bar.set_message("filling");
+                runtime.block_on(actors::fill(target.tcp, &streams, &w))?;
+                Some(streams)
+            } else {
+                None
+            });
+        }
+        // Every round starts one step further along, so that no server, client or transport
+        // always runs first (right after the fill) or last.
+        let mut order: Vec<(Lane, Transport)> =
+            lanes.iter().flat_map(|&l| transports.iter().map(move |&t| (l, t))).collect();
         let steps = round as usize % order.len().max(1);
         order.rotate_left(steps);
-        for (client, t) in order {
+        for (lane, t) in order {
+            let (client, target) = (lane.client, &targets[lane.server]);
             let addr = match t {
                 Transport::Tcp => target.tcp,
                 Transport::WebSocket => {
                     target.ws.context("no WebSocket address (use --ws-address)")?
                 }
             };
-            let streams = match &consumer_streams {
+            let streams = match &consumer_streams[lane.server] {
                 Some(s) => s.clone(),
                 None => runtime.block_on(actors::create_streams(
                     target.tcp,
@@ -265,7 +315,7 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
             };
             bar.set_message(format!(
                 "{kind_name} {} {} round {}",
-                client.name(),
+                lane_name(&servers, lane),
                 name(t),
                 round + 1
             ));
@@ -291,16 +341,15 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
             watcher.join().ok();
             let actors = result?;
             bar.set_position(base + w.actors as u64 * w.batches);
-            runs.push(Run { round, client, transport: t, actors, server_cpu_ns });
+            runs.push(Run { round, lane, transport: t, actors, server_cpu_ns });
         }
     }
     bar.finish_and_clear();
 
-    // Per client and transport: every round's samples of each actor, summarised.
+    // Per lane and transport: every round's samples of each actor, summarised.
     let mut results = Vec::new();
-    for (&client, &t) in clients.iter().flat_map(|c| transports.iter().map(move |t| (c, t))) {
-        let these: Vec<&Run> =
-            runs.iter().filter(|r| r.client == client && r.transport == t).collect();
+    for (&lane, &t) in lanes.iter().flat_map(|l| transports.iter().map(move |t| (l, t))) {
+        let these: Vec<&Run> = runs.iter().filter(|r| r.lane == lane && r.transport == t).collect();
         let per_actor: Vec<Summary> = (0..w.actors)
             .map(|i| {
                 let mut lat = Vec::new();
@@ -318,7 +367,10 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
         let server_cpu: Option<u64> = these.iter().map(|r| r.server_cpu_ns).sum();
         let all_batches = measured * (w.warmup + w.batches) as f64 / w.batches as f64;
         results.push(TransportResult {
-            client,
+            lane,
+            name: lane_name(&servers, lane),
+            server: servers[lane.server].clone(),
+            client: lane.client,
             transport: name(t),
             group: Summary::group(&per_actor),
             actors: per_actor,
@@ -326,23 +378,23 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
             server_cpu_us_per_batch: server_cpu.map(|ns| ns as f64 / 1e3 / all_batches.max(1.0)),
         });
     }
-    let server_rss = target.peak_rss_mib();
+    let server_rss = targets[0].peak_rss_mib();
     let mut table = String::new();
-    for &client in &clients {
-        let these: Vec<&TransportResult> = results.iter().filter(|r| r.client == client).collect();
-        if clients.len() > 1 {
-            table.push_str(&format!("Client: {}\n\n", client.name()));
+    for &lane in &lanes {
+        let these: Vec<&TransportResult> = results.iter().filter(|r| r.lane == lane).collect();
+        if lanes.len() > 1 {
+            table.push_str(&format!("Client: {}\n\n", lane_name(&servers, lane)));
         }
         table.push_str(&article_table(&these));
         table.push('\n');
     }
-    if clients.len() > 1 || transports.len() > 1 {
+    if lanes.len() > 1 || transports.len() > 1 {
         table.push_str(&summary_table(&results));
     }
-    let rounds = per_round(&runs, &w, batch_bytes);
+    let rounds = per_round(&runs, &w, batch_bytes, &servers);
     if transports.len() > 1 && args.rounds > 1 {
         table.push('\n');
-        table.push_str(&round_ratio_table(&clients, &rounds));
+        table.push_str(&round_ratio_table(&lanes, &servers, &rounds));
     }
     println!(
         "{kind_name}: {} actors × {} batches × {} messages × {} B, fsync {}",
@@ -351,6 +403,13 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
     println!("{table}");
     if let Some(rss) = server_rss {
         println!("server peak RSS: {rss:.1} MiB");
+    }
+    // The compared server's, when its pid was given: a line of the table, so the report has it.
+    if let Some(rss) = targets.get(1).and_then(server::Target::peak_rss_mib) {
+        let line = format!("{} peak RSS: {rss:.1} MiB (since it started)\n", servers[1]);
+        print!("{line}");
+        table.push('\n');
+        table.push_str(&line);
     }
     let dir = args.output.join(format!("{kind_name}-{stamp}"));
     write_results(&dir, kind_name, &args, &w, &results, &runs, &rounds, server_rss, &table)?;
@@ -362,6 +421,9 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
 #[derive(Debug, Clone, serde::Serialize)]
 struct RoundResult {
     round: u32,
+    #[serde(skip)]
+    lane: Lane,
+    server: String,
     client: ClientKind,
     transport: &'static str,
     p50_ms: f64,
@@ -370,7 +432,12 @@ struct RoundResult {
     server_cpu_us_per_batch: Option<f64>,
 }
 
-fn per_round(runs: &[Run], w: &Workload, batch_bytes: usize) -> Vec<RoundResult> {
+fn per_round(
+    runs: &[Run],
+    w: &Workload,
+    batch_bytes: usize,
+    servers: &[String],
+) -> Vec<RoundResult> {
     let batch_messages = w.messages_per_batch as usize;
     // Server CPU covers the warm-up too, as in the summary.
     let all_per_measured = (w.warmup + w.batches) as f64 / w.batches.max(1) as f64;
@@ -389,7 +456,9 @@ fn per_round(runs: &[Run], w: &Workload, batch_bytes: usize) -> Vec<RoundResult>
             let client_cpu: Option<u64> = run.actors.iter().map(|a| a.cpu_ns).sum();
             RoundResult {
                 round: run.round,
-                client: run.client,
+                lane: run.lane,
+                server: servers[run.lane.server].clone(),
+                client: run.lane.client,
                 transport: name(run.transport),
                 p50_ms: group.percentiles[0],
                 avg_ms: group.avg,
@@ -416,21 +485,21 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 
 /// Per client, each round's WebSocket/TCP p50 ratio (the two ran minutes apart at most, so the
 /// machine's slow drifts cancel), and their median: the steadiest single figure of a noisy run.
-fn round_ratio_table(clients: &[ClientKind], rounds: &[RoundResult]) -> String {
+fn round_ratio_table(lanes: &[Lane], servers: &[String], rounds: &[RoundResult]) -> String {
     let mut out = String::from("| Client | WS/TCP p50 per round | Median |\n|---|---|---:|\n");
-    for &client in clients {
+    for &lane in lanes {
         let mut ratios = Vec::new();
-        for r in rounds.iter().filter(|r| r.client == client && r.transport == "ws") {
+        for r in rounds.iter().filter(|r| r.lane == lane && r.transport == "ws") {
             let tcp = rounds
                 .iter()
-                .find(|o| o.client == client && o.round == r.round && o.transport == "tcp");
+                .find(|o| o.lane == lane && o.round == r.round && o.transport == "tcp");
             if let Some(tcp) = tcp {
                 ratios.push(r.p50_ms / tcp.p50_ms.max(1e-9));
             }
         }
         let list: Vec<String> = ratios.iter().map(|x| format!("{x:.2}")).collect();
         let med = median(ratios).map_or("n/a".into(), |m| format!("{m:.2}×"));
-        out.push_str(&format!("| {} | {} | {med} |\n", client.name(), list.join(" ")));
+        out.push_str(&format!("| {} | {} | {med} |\n", lane_name(servers, lane), list.join(" ")));
     }
     out
 }
@@ -443,13 +512,13 @@ fn summary_table(results: &[TransportResult]) -> String {
         "| Client | Transport | P50 | Average | P50 vs TCP | Average vs TCP | Throughput | Client CPU/batch | Server CPU/batch |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in results {
-        let tcp = results.iter().find(|o| o.client == r.client && o.transport == "tcp");
+        let tcp = results.iter().find(|o| o.lane == r.lane && o.transport == "tcp");
         let ratio = |f: fn(&Summary) -> f64| {
             tcp.map_or("".into(), |t| format!("{:.2}×", f(&r.group) / f(&t.group).max(1e-9)))
         };
         out.push_str(&format!(
             "| {} | {} | {:.3} ms | {:.3} ms | {} | {} | {:.0} MB/s | {} | {} |\n",
-            r.client.name(),
+            r.name,
             r.transport,
             r.group.percentiles[0],
             r.group.avg,
@@ -530,6 +599,7 @@ fn write_results(
             "batches": w.batches, "warmup": w.warmup, "rounds": args.rounds, "fsync": args.fsync,
             "pinned": w.pin, "first_core": w.first_core, "external_server": args.server_address.is_some(),
             "clients": args.client,
+            "compared_server": args.compare_address.map(|_| &args.compare_name),
         },
         "machine": machine,
         "server_peak_rss_mib": server_rss,
@@ -550,10 +620,10 @@ fn write_results(
         server_rss.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
     );
     for r in results {
-        let t = format!("{}-{}", r.client.name(), r.transport);
+        let t = format!("{}-{}", r.name.replace('/', "-"), r.transport);
         let samples: Vec<Vec<(f64, f64)>> = runs
             .iter()
-            .filter(|run| run.client == r.client && name(run.transport) == r.transport)
+            .filter(|run| run.lane == r.lane && name(run.transport) == r.transport)
             .flat_map(|run| run.actors.iter().map(|x| x.samples.clone()))
             .collect();
         // Latency over time, one line per actor run, clipped at the p99.9 for readability.
@@ -619,6 +689,8 @@ mod tests {
     fn round(round: u32, client: ClientKind, transport: &'static str, p50_ms: f64) -> RoundResult {
         RoundResult {
             round,
+            lane: Lane { server: 0, client },
+            server: "eddy".into(),
             client,
             transport,
             p50_ms,
@@ -626,6 +698,13 @@ mod tests {
             client_cpu_us_per_batch: None,
             server_cpu_us_per_batch: None,
         }
+    }
+
+    #[test]
+    fn lanes_are_named_by_client_alone_unless_servers_are_compared() {
+        let lane = Lane { server: 1, client: ClientKind::IggySdk };
+        assert_eq!(lane_name(&["eddy-server".into()], Lane { server: 0, ..lane }), "iggy-sdk");
+        assert_eq!(lane_name(&["eddy-server".into(), "iggy".into()], lane), "iggy/iggy-sdk");
     }
 
     #[test]
@@ -645,7 +724,8 @@ mod tests {
             round(2, ClientKind::Eddy, "tcp", 4.0),
             round(2, ClientKind::Eddy, "ws", 4.0),
         ];
-        let table = round_ratio_table(&[ClientKind::Eddy], &rounds);
+        let lane = Lane { server: 0, client: ClientKind::Eddy };
+        let table = round_ratio_table(&[lane], &["eddy".into()], &rounds);
         assert!(table.contains("| eddy | 2.00 1.50 1.00 | 1.50× |"), "{table}");
     }
 }

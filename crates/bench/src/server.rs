@@ -15,12 +15,20 @@ pub struct Target {
     pub ws: Option<SocketAddr>,
     child: Option<Child>,
     data_dir: Option<PathBuf>,
+    /// An external server's process, if given.
+    pid: Option<u32>,
 }
 
 impl Target {
     /// An external server.
     pub fn external(tcp: SocketAddr, ws: Option<SocketAddr>) -> Self {
-        Self { tcp, ws, child: None, data_dir: None }
+        Self { tcp, ws, child: None, data_dir: None, pid: None }
+    }
+
+    /// Names an external server's process, so that its CPU and memory are measured too.
+    pub fn with_pid(mut self, pid: Option<u32>) -> Self {
+        self.pid = pid;
+        self
     }
 
     /// Starts `eddy-server` in a child process (`<this binary> serve …`) on a fresh temporary
@@ -54,7 +62,7 @@ impl Target {
             .context("server did not report its address")?
             .parse()?;
         let ws = parts.next().and_then(|a| a.strip_prefix("ws=")).map(str::parse).transpose()?;
-        Ok(Self { tcp, ws, child: Some(child), data_dir: None })
+        Ok(Self { tcp, ws, child: Some(child), data_dir: None, pid: None })
     }
 
     /// Stops our server with SIGTERM (a clean stop: partitions sync and checkpoint) and waits.
@@ -75,14 +83,14 @@ impl Target {
         Ok(())
     }
 
-    /// The server process's pid, if it is ours.
+    /// The server process's pid, if it is ours or was given.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.child.as_ref().map(Child::id).or(self.pid)
     }
 
-    /// Peak resident memory of the server process, if it is ours.
+    /// Peak resident memory of the server process, if its pid is known.
     pub fn peak_rss_mib(&self) -> Option<f64> {
-        Some(crate::procfs::peak_rss_kib(self.child.as_ref()?.id())? / 1024.0)
+        Some(crate::procfs::peak_rss_kib(self.pid()?)? / 1024.0)
     }
 }
 

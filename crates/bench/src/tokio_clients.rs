@@ -15,7 +15,9 @@ use eddy_client::{Transport, encode_poll, encode_send};
 use eddy_wire::codes::command;
 use eddy_wire::commands::messages::{Partitioning, decode_polled_head};
 use eddy_wire::commands::users::Login;
-use eddy_wire::framing::{RESPONSE_HEADER_LEN, RequestHeader, parse_response_header};
+use eddy_wire::framing::{
+    REQUEST_HEADER_LEN, RESPONSE_HEADER_LEN, RequestHeader, parse_response_header,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -131,7 +133,7 @@ struct Plain {
 
 /// A request frame: header, then payload.
 fn request(code: u32, payload: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(8 + payload.len());
+    let mut out = BytesMut::with_capacity(REQUEST_HEADER_LEN + payload.len());
     RequestHeader::encode(code, payload.len(), &mut out);
     out.extend_from_slice(payload);
     out.freeze()
