@@ -342,6 +342,14 @@ fn bench(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
             let actors = result?;
             bar.set_position(base + w.actors as u64 * w.batches);
             runs.push(Run { round, lane, transport: t, actors, server_cpu_ns });
+            if consumer_streams[lane.server].is_none() {
+                runtime.block_on(actors::delete_streams(target.tcp, &streams))?;
+            }
+        }
+        for (target, streams) in targets.iter().zip(&consumer_streams) {
+            if let Some(streams) = streams {
+                runtime.block_on(actors::delete_streams(target.tcp, streams))?;
+            }
         }
     }
     bar.finish_and_clear();
