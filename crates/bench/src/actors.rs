@@ -188,8 +188,7 @@ impl EddyActor {
         stream: u32,
         w: &Workload,
     ) -> anyhow::Result<Self> {
-        let mut client = Client::connect(transport, addr).await.context("connecting")?;
-        client.login("iggy", "iggy").await?;
+        let client = logged_in(transport, addr).await?;
         Ok(Self { client, stream: Identifier::Numeric(stream), batch: batch_of(w) })
     }
 }
@@ -207,11 +206,18 @@ impl BatchClient for EddyActor {
     }
 }
 
+/// An eddy-client connection logged in as the benchmark's server lets it (Iggy's quickstart
+/// credentials).
+async fn logged_in(transport: Transport, addr: SocketAddr) -> anyhow::Result<Client> {
+    let mut client = Client::connect(transport, addr).await.context("connecting")?;
+    client.login("iggy", "iggy").await?;
+    Ok(client)
+}
+
 /// Deletes the streams a run used, so that a long run's data never outgrows the disk (20 rounds
 /// of 6 producer lanes write ~38 GB).
 pub async fn delete_streams(addr: SocketAddr, ids: &[u32]) -> anyhow::Result<()> {
-    let mut admin = Client::connect(Transport::Tcp, addr).await?;
-    admin.login("iggy", "iggy").await?;
+    let mut admin = logged_in(Transport::Tcp, addr).await?;
     for &id in ids {
         admin.delete_stream(&Identifier::Numeric(id)).await?;
     }
@@ -224,8 +230,7 @@ pub async fn create_streams(
     prefix: &str,
     actors: usize,
 ) -> anyhow::Result<Vec<u32>> {
-    let mut admin = Client::connect(Transport::Tcp, addr).await?;
-    admin.login("iggy", "iggy").await?;
+    let mut admin = logged_in(Transport::Tcp, addr).await?;
     let mut ids = Vec::new();
     for i in 0..actors {
         let id = admin.create_stream(&format!("{prefix}-{i}")).await?;
@@ -237,8 +242,7 @@ pub async fn create_streams(
 
 /// Fills each stream with `w.warmup + w.batches` batches (untimed), for consumers to read.
 pub async fn fill(addr: SocketAddr, streams: &[u32], w: &Workload) -> anyhow::Result<()> {
-    let mut admin = Client::connect(Transport::Tcp, addr).await?;
-    admin.login("iggy", "iggy").await?;
+    let mut admin = logged_in(Transport::Tcp, addr).await?;
     let batch = batch_of(w);
     for &s in streams {
         for _ in 0..w.warmup + w.batches {

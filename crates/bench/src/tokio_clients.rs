@@ -43,10 +43,11 @@ pub fn run(
                 let mut c = Sdk::connect(transport, addr, stream, w).await?;
                 drive(&mut c, kind, w, progress).await
             }
-            _ => {
+            ClientKind::Tokio => {
                 let mut c = Plain::connect(transport, addr, stream, w).await?;
                 drive(&mut c, kind, w, progress).await
             }
+            ClientKind::Eddy => bail!("eddy-client runs on compio (actors::run), not on tokio"),
         }
     })
 }

@@ -143,12 +143,12 @@ const WHOLE_REQUEST_ROOM: usize = 4 << 20;
 /// `min_spare` bytes of room for the next read.
 pub fn make_room(buf: &mut BytesMut, need: usize, min_spare: usize) {
     let spare = buf.capacity() - buf.len();
-    let want = if need > buf.len() && need <= WHOLE_REQUEST_ROOM {
-        need - buf.len()
-    } else if need > buf.len() {
-        (need - buf.len()).min(buf.capacity().max(min_spare))
-    } else {
+    let want = if need <= buf.len() {
         min_spare
+    } else if need <= WHOLE_REQUEST_ROOM {
+        need - buf.len()
+    } else {
+        (need - buf.len()).min(buf.capacity().max(min_spare))
     };
     if spare < want.max(1) {
         buf.reserve(want.max(min_spare));

@@ -71,14 +71,12 @@ impl ReadBuffer {
 
     /// Lets go of a large allocation that holds no unread bytes, instead of parking it for reuse
     /// at the next read, so that payloads cut from it may be its only owners (and become
-    /// `BytesMut` without a copy). Returns whether it let go. A read in flight keeps its share.
-    pub fn release_if_drained(&mut self) -> bool {
-        if !self.large || !self.buf.is_empty() {
-            return false;
+    /// `BytesMut` without a copy). A read in flight keeps its share.
+    pub fn release_if_drained(&mut self) {
+        if self.large && self.buf.is_empty() {
+            self.buf = BytesMut::new();
+            self.large = false;
         }
-        self.buf = BytesMut::new();
-        self.large = false;
-        true
     }
 
     /// The spare capacity the next read fills.
