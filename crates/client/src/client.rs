@@ -171,8 +171,14 @@ impl Client {
         partitioning: &Partitioning,
         batch: &Batch,
     ) -> Result<(), ClientError> {
-        let out = encode_send(stream, topic, partitioning, batch);
-        self.request(command::SEND_MESSAGES, out.freeze()).await.map(drop)
+        // The metadata and index are encoded here; the messages go out from the batch itself.
+        let mut prefix = BytesMut::with_capacity(64 + batch.len() * 16);
+        SendMessages::encode_prefix(stream, topic, partitioning, &batch.lengths, &mut prefix);
+        let parts = vec![prefix.freeze(), batch.messages.clone()];
+        match self.conn.exchange_parts(command::SEND_MESSAGES, parts).await? {
+            (0, _) => Ok(()),
+            (status, _) => Err(ClientError::Status(status)),
+        }
     }
 
     /// Polls messages as `spec` says.

@@ -1,5 +1,5 @@
 //! One request/response exchange over TCP or WebSocket: the request goes out as header + payload
-//! in one vectored write (TCP) or one binary message made of both (WebSocket); the reply is read
+//! in one vectored write (TCP) or one binary message written in place (WebSocket); the reply is read
 //! whole into an owned buffer. Sending and reading are separate steps too, for a subscribed
 //! connection whose replies come between pushed frames.
 
@@ -9,7 +9,9 @@ use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::TcpStream;
-use eddy_wire::framing::{RESPONSE_HEADER_LEN, RequestHeader, parse_response_header};
+use eddy_wire::framing::{
+    REQUEST_HEADER_LEN, RESPONSE_HEADER_LEN, RequestHeader, parse_response_header,
+};
 use eddy_ws::{Message, WebSocket};
 
 use crate::ClientError;
@@ -52,21 +54,46 @@ impl Connection {
         code: u32,
         payload: Bytes,
     ) -> Result<(u32, Bytes), ClientError> {
-        self.send(code, payload).await?;
+        self.exchange_parts(code, vec![payload]).await
+    }
+
+    /// [`Self::exchange`] of a request whose payload is `parts` back to back.
+    pub async fn exchange_parts(
+        &mut self,
+        code: u32,
+        parts: Vec<Bytes>,
+    ) -> Result<(u32, Bytes), ClientError> {
+        self.send_parts(code, parts).await?;
         self.read_frame().await
     }
 
     /// Sends one request (its reply is read by [`Self::read_frame`]).
     pub async fn send(&mut self, code: u32, payload: Bytes) -> Result<(), ClientError> {
-        let mut head = BytesMut::with_capacity(8);
-        RequestHeader::encode(code, payload.len(), &mut head);
+        self.send_parts(code, vec![payload]).await
+    }
+
+    /// Sends one request whose payload is `parts` back to back. Over TCP the parts go out as
+    /// they are, in one vectored write (no copy of a large batch); over WebSocket they are
+    /// written once, straight into the frame that is sent, and masked there.
+    pub async fn send_parts(&mut self, code: u32, parts: Vec<Bytes>) -> Result<(), ClientError> {
+        let len: usize = parts.iter().map(Bytes::len).sum();
         match self {
             Self::Tcp { stream, .. } => {
-                let BufResult(res, _) = stream.write_vectored_all([head.freeze(), payload]).await;
+                let mut segments = Vec::with_capacity(parts.len() + 1);
+                let mut head = BytesMut::with_capacity(REQUEST_HEADER_LEN);
+                RequestHeader::encode(code, len, &mut head);
+                segments.push(head.freeze());
+                segments.extend(parts);
+                let BufResult(res, _) = stream.write_vectored_all(segments).await;
                 res?;
             }
             Self::Ws { ws, .. } => {
-                ws.feed_binary_parts(&[head.freeze(), payload])?;
+                ws.feed_binary_with(REQUEST_HEADER_LEN + len, |frame| {
+                    RequestHeader::encode(code, len, frame);
+                    for part in &parts {
+                        frame.extend_from_slice(part);
+                    }
+                })?;
                 ws.flush().await?;
             }
         }

@@ -87,6 +87,14 @@ pub enum UsageError {
     /// Close codes 1004–1006, 1015 and unassigned values may not be sent (§7.4).
     #[error("close code {0} may not be sent")]
     InvalidCloseCode(u16),
+    /// A payload written in place was not the length announced for it (nothing was queued).
+    #[error("announced a {expected}-byte payload but wrote {written} bytes")]
+    WrittenLength {
+        /// The length announced.
+        expected: usize,
+        /// The length written.
+        written: usize,
+    },
 }
 
 /// Any error from a WebSocket connection driven by the compio driver.

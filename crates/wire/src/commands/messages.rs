@@ -91,6 +91,19 @@ impl SendMessages {
         lengths: &[u32],
         out: &mut BytesMut,
     ) {
+        Self::encode_prefix(stream, topic, partitioning, lengths, out);
+        out.put_slice(messages);
+    }
+
+    /// Appends everything of a request payload before its messages (metadata and index), so a
+    /// client can send the messages themselves from where they are, without a copy.
+    pub fn encode_prefix(
+        stream: &Identifier,
+        topic: &Identifier,
+        partitioning: &Partitioning,
+        lengths: &[u32],
+        out: &mut BytesMut,
+    ) {
         let mut meta = BytesMut::new();
         stream.encode(&mut meta);
         topic.encode(&mut meta);
@@ -105,7 +118,6 @@ impl SendMessages {
             out.put_u32_le(end);
             out.put_u64_le(0);
         }
-        out.put_slice(messages);
     }
 }
 

@@ -231,6 +231,18 @@ impl<W: AsyncWrite + Detach> Writer<W> {
         Ok(())
     }
 
+    /// Queues one binary message of `len` bytes written in place by `write` (see
+    /// `WebSocket::feed_binary_with`).
+    pub fn feed_binary_with(
+        &mut self,
+        len: usize,
+        write: impl FnOnce(&mut bytes::BytesMut),
+    ) -> Result<(), Error> {
+        let core = &mut *self.shared.core.borrow_mut();
+        core.proto.send_binary_written(len, write, &mut core.out)?;
+        Ok(())
+    }
+
     /// Writes everything queued, waiting while the reader writes a reply.
     pub async fn flush(&mut self) -> Result<(), Error> {
         self.shared.flush().await?;

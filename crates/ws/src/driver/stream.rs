@@ -122,6 +122,23 @@ impl<S> WebSocket<S> {
         Ok(())
     }
 
+    /// Queues one binary message of exactly `len` bytes that `write` appends in place in the
+    /// outgoing buffer: the payload is encoded where it is sent from, never copied, and a client
+    /// masks it there. For a large message built from parts (a request header and its body) this
+    /// saves the copy [`WebSocket::feed_binary_parts`] makes on a client. A `write` that appends
+    /// another length queues nothing and returns [`UsageError::WrittenLength`].
+    ///
+    /// [`UsageError::WrittenLength`]: crate::UsageError::WrittenLength
+    pub fn feed_binary_with(
+        &mut self,
+        len: usize,
+        write: impl FnOnce(&mut bytes::BytesMut),
+    ) -> Result<(), Error> {
+        let core = &mut *self.io.core.borrow_mut();
+        core.proto.send_binary_written(len, write, &mut core.out)?;
+        Ok(())
+    }
+
     /// Queues a message prepared once for many connections (broadcast): its payload, and for a
     /// server that compresses with a fresh context per message its compressed form, are shared,
     /// not copied or re-encoded. Written by the next `flush` (or a `send`/`read` that writes).

@@ -432,6 +432,35 @@ impl Protocol {
         Ok(())
     }
 
+    /// Queues one binary message of `len` bytes that `write` appends straight into the outgoing
+    /// buffer: the payload is never copied, and a client masks it in place. With
+    /// permessage-deflate compressing it, the bytes are written aside and compressed instead.
+    pub fn send_binary_written(
+        &mut self,
+        len: usize,
+        write: impl FnOnce(&mut BytesMut),
+        out: &mut Outbox,
+    ) -> Result<(), UsageError> {
+        if self.state != State::Open {
+            return Err(UsageError::Closed);
+        }
+        let wrong = |written| UsageError::WrittenLength { expected: len, written };
+        if let Some(deflate) = self.deflate.as_ref()
+            && deflate.compress
+            && len >= deflate.min_size
+        {
+            let mut payload = BytesMut::with_capacity(len);
+            write(&mut payload);
+            if payload.len() != len {
+                return Err(wrong(payload.len()));
+            }
+            self.push_data(OpCode::Binary, &payload.freeze(), out);
+            return Ok(());
+        }
+        let mask = self.next_mask();
+        out.push_frame_written(OpCode::Binary, len, mask, write).map_err(wrong)
+    }
+
     /// Queues a prepared (broadcast) message: a server shares its payload, and its compressed
     /// form when this connection compresses every message with a fresh context; otherwise it is
     /// sent as [`Protocol::send`] would.

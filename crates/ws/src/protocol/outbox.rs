@@ -1,7 +1,7 @@
 //! The outgoing byte queue: frames waiting to be written, as a list of `Bytes` segments for one
 //! vectored write. Headers and small payloads are coalesced into one contiguous buffer; large
 //! payloads are referenced, never copied (except by a client, which must mask them: it copies once
-//! into a buffer it owns and masks there). A large masked payload's buffer goes back to the
+//! into a buffer it owns and masks there, unless the payload is written in place to begin with). A large masked payload's buffer goes back to the
 //! per-thread `crate::recycle` pool once drained, so the next large send reuses its faulted-in
 //! pages and an idle connection keeps none of it. Knows nothing of sockets.
 
@@ -147,6 +147,36 @@ impl Outbox {
         self.queued += header.encoded_len() + total;
     }
 
+    /// Queues one final frame of exactly `len` payload bytes that `write` appends in place, right
+    /// after the header: no copy of the payload, and a client masks it where it lies. Returns
+    /// how many bytes `write` appended when that is not `len`; nothing is queued then.
+    pub fn push_frame_written(
+        &mut self,
+        opcode: OpCode,
+        len: usize,
+        mask: Option<[u8; 4]>,
+        write: impl FnOnce(&mut BytesMut),
+    ) -> Result<(), usize> {
+        let header = FrameHeader { fin: true, rsv: 0, opcode, mask, payload_len: len as u64 };
+        self.make_room(header.encoded_len() + len);
+        let frame_start = self.head.len();
+        header.encode(&mut self.head);
+        // `write` sees only its own (empty) part of the buffer, never the frames before it.
+        let mut payload = self.head.split_off(self.head.len());
+        write(&mut payload);
+        if payload.len() != len {
+            self.head.truncate(frame_start);
+            return Err(payload.len());
+        }
+        if let Some(key) = mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        // Contiguous unless `write` outgrew the room made for it: then this copies, once.
+        self.head.unsplit(payload);
+        self.queued += header.encoded_len() + len;
+        Ok(())
+    }
+
     /// Moves up to `max_segments` segments, in order, onto `dst` for one write, and returns how
     /// many bytes they hold. Everything moved is no longer counted as queued.
     pub fn drain_into(&mut self, dst: &mut Vec<Bytes>, max_segments: usize) -> usize {
@@ -217,6 +247,50 @@ mod tests {
             assert_eq!(a.queued_bytes(), b.queued_bytes());
             assert_eq!(drained(&mut a), drained(&mut b));
         }
+    }
+
+    #[test]
+    fn a_frame_written_in_place_equals_the_frame_of_the_same_payload_and_is_not_copied() {
+        let payload: Vec<u8> = (0..LARGE + 5).map(|i| (i * 31) as u8).collect();
+        for mask in [None, Some([9, 8, 7, 6])] {
+            let mut a = Outbox::new(16);
+            a.push_frame(OpCode::Text, true, &Bytes::from_static(b"x"), mask);
+            let mut at = std::ptr::null();
+            a.push_frame_written(OpCode::Binary, payload.len(), mask, |buf| {
+                at = buf.as_ptr();
+                buf.extend_from_slice(&payload);
+            })
+            .expect("exact length");
+            let mut b = Outbox::new(16);
+            b.push_frame(OpCode::Text, true, &Bytes::from_static(b"x"), mask);
+            b.push_frame(OpCode::Binary, true, &Bytes::from(payload.clone()), mask);
+            assert_eq!(a.queued_bytes(), b.queued_bytes());
+            let mut segs = Vec::new();
+            a.drain_into(&mut segs, 16);
+            assert_eq!(segs.len(), 1, "one contiguous segment: header, then the payload in place");
+            let key_len = if mask.is_some() { 4 } else { 0 };
+            // The one-byte text frame, then this frame's header (64-bit length).
+            let payload_at = (2 + key_len + 1) + (2 + 8 + key_len);
+            assert_eq!(segs[0].as_ptr().wrapping_add(payload_at), at, "written where it is sent");
+            assert_eq!(segs.concat(), drained(&mut b));
+        }
+    }
+
+    #[test]
+    fn a_written_frame_of_the_wrong_length_queues_nothing() {
+        let mut outbox = Outbox::new(16);
+        outbox.push_frame(OpCode::Text, true, &Bytes::from_static(b"hi"), Some([1, 2, 3, 4]));
+        let before = outbox.queued_bytes();
+        for wrote in [3usize, 5] {
+            let res = outbox.push_frame_written(OpCode::Binary, 4, Some([1, 2, 3, 4]), |buf| {
+                buf.extend_from_slice(&vec![0u8; wrote]);
+            });
+            assert_eq!(res, Err(wrote));
+            assert_eq!(outbox.queued_bytes(), before);
+        }
+        let mut expected = Outbox::new(16);
+        expected.push_frame(OpCode::Text, true, &Bytes::from_static(b"hi"), Some([1, 2, 3, 4]));
+        assert_eq!(drained(&mut outbox), drained(&mut expected));
     }
 
     #[test]

@@ -61,3 +61,48 @@ async fn a_large_payload_becomes_mutable_without_a_copy_and_a_shared_one_is_copi
     assert_eq!(seen[0], (len, 1 ^ 0xff, 1, true), "alone in its buffer: no copy");
     assert_eq!(seen[1], (len, 2 ^ 0xff, 2, false), "another handle holds it: copied");
 }
+
+#[compio::test]
+async fn a_message_written_in_place_arrives_whole_plain_and_compressed() {
+    use eddy_ws::UsageError;
+    use eddy_ws::deflate::DeflateConfig;
+    let compressed = Config::default().with_deflate(DeflateConfig::default());
+    for (deflate, config) in [(false, Config::default()), (true, compressed)] {
+        let (addr, server) = serve_one(config.clone(), |ws| async move {
+            let mut ws = ws.unwrap();
+            let mut got = Vec::new();
+            while let Ok(msg) = ws.read().await {
+                if msg.is_data() {
+                    got.push(msg);
+                }
+            }
+            got
+        })
+        .await;
+        let request = eddy_ws::ClientRequest::new(&url(addr)).unwrap();
+        let (mut ws, _) = eddy_ws::connect_with(request, &config).await.unwrap();
+        assert_eq!(ws.deflate_enabled(), deflate);
+        let head = b"head:";
+        let body: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+        ws.feed_binary_with(head.len() + body.len(), |buf| {
+            buf.extend_from_slice(head);
+            buf.extend_from_slice(&body);
+        })
+        .unwrap();
+        // A writer that breaks its word queues nothing; the connection goes on.
+        let short = ws.feed_binary_with(10, |buf| buf.extend_from_slice(b"short"));
+        assert!(matches!(
+            short,
+            Err(eddy_ws::Error::Usage(UsageError::WrittenLength { expected: 10, written: 5 }))
+        ));
+        ws.feed_binary_with(5, |buf| buf.extend_from_slice(b"small")).unwrap();
+        ws.flush().await.unwrap();
+        ws.close(None).await.unwrap();
+        while ws.read().await.is_ok() {}
+        let got = server.await.unwrap();
+        assert_eq!(got.len(), 2, "the short one was never sent");
+        assert_eq!(&got[0].payload()[..head.len()], head);
+        assert!(got[0].payload()[head.len()..] == body[..], "the large message, unmasked, intact");
+        assert_eq!(got[1], Message::binary(&b"small"[..]));
+    }
+}
