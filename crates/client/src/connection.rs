@@ -74,7 +74,7 @@ impl Connection {
 
     /// Sends one request whose payload is `parts` back to back. Over TCP the parts go out as
     /// they are, in one vectored write (no copy of a large batch); over WebSocket they are
-    /// written once, straight into the frame that is sent, and masked there.
+    /// copied once, straight into the frame that is sent, masked as they are copied.
     pub async fn send_parts(&mut self, code: u32, parts: Vec<Bytes>) -> Result<(), ClientError> {
         let len: usize = parts.iter().map(Bytes::len).sum();
         match self {
@@ -88,10 +88,12 @@ impl Connection {
                 res?;
             }
             Self::Ws { ws, .. } => {
+                let mut head = BytesMut::with_capacity(REQUEST_HEADER_LEN);
+                RequestHeader::encode(code, len, &mut head);
                 ws.feed_binary_with(REQUEST_HEADER_LEN + len, |frame| {
-                    RequestHeader::encode(code, len, frame);
+                    frame.put_slice(&head);
                     for part in &parts {
-                        frame.extend_from_slice(part);
+                        frame.put_slice(part);
                     }
                 })?;
                 ws.flush().await?;

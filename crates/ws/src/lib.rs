@@ -99,6 +99,6 @@ pub use frame::{CloseCode, CloseFrame};
 pub use handshake::{ClientRequest, HandshakeError, HttpResponse, Rejection, Request, Response};
 pub use hub::{Hub, Lagged, SlowPolicy, Subscription};
 pub use message::Message;
-pub use protocol::Role;
 pub use protocol::prepared::PreparedMessage;
+pub use protocol::{PayloadWriter, Role};
 pub use utf8::Utf8Bytes;

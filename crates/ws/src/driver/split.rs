@@ -236,7 +236,7 @@ impl<W: AsyncWrite + Detach> Writer<W> {
     pub fn feed_binary_with(
         &mut self,
         len: usize,
-        write: impl FnOnce(&mut bytes::BytesMut),
+        write: impl FnOnce(&mut crate::protocol::PayloadWriter<'_>),
     ) -> Result<(), Error> {
         let core = &mut *self.shared.core.borrow_mut();
         core.proto.send_binary_written(len, write, &mut core.out)?;

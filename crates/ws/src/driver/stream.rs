@@ -122,17 +122,19 @@ impl<S> WebSocket<S> {
         Ok(())
     }
 
-    /// Queues one binary message of exactly `len` bytes that `write` appends in place in the
-    /// outgoing buffer: the payload is encoded where it is sent from, never copied, and a client
-    /// masks it there. For a large message built from parts (a request header and its body) this
-    /// saves the copy [`WebSocket::feed_binary_parts`] makes on a client. A `write` that appends
-    /// another length queues nothing and returns [`UsageError::WrittenLength`].
+    /// Queues one binary message of exactly `len` bytes that `write` puts in place in the
+    /// outgoing buffer, through a [`PayloadWriter`](crate::PayloadWriter): the payload is written
+    /// where it is sent from and never copied again; a client's is masked as it is written, in
+    /// one pass. A message built from parts (a request header and its body) or encoded on the fly
+    /// costs a client one pass over its bytes instead of an encode, a copy and a masking pass. A
+    /// `write` that puts another length queues nothing and returns
+    /// [`UsageError::WrittenLength`].
     ///
     /// [`UsageError::WrittenLength`]: crate::UsageError::WrittenLength
     pub fn feed_binary_with(
         &mut self,
         len: usize,
-        write: impl FnOnce(&mut bytes::BytesMut),
+        write: impl FnOnce(&mut crate::protocol::PayloadWriter<'_>),
     ) -> Result<(), Error> {
         let core = &mut *self.io.core.borrow_mut();
         core.proto.send_binary_written(len, write, &mut core.out)?;

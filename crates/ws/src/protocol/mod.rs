@@ -35,7 +35,7 @@ use crate::message::Message;
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 use assemble::{Assembly, DataKind};
 use mask_keys::MaskKeys;
-pub use outbox::Outbox;
+pub use outbox::{Outbox, PayloadWriter};
 
 /// Which end of the connection this is; it decides the masking rules (§5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,13 +432,13 @@ impl Protocol {
         Ok(())
     }
 
-    /// Queues one binary message of `len` bytes that `write` appends straight into the outgoing
-    /// buffer: the payload is never copied, and a client masks it in place. With
+    /// Queues one binary message of `len` bytes that `write` puts straight into the outgoing
+    /// buffer: the payload is never copied again, and a client's is masked as it is written. With
     /// permessage-deflate compressing it, the bytes are written aside and compressed instead.
     pub fn send_binary_written(
         &mut self,
         len: usize,
-        write: impl FnOnce(&mut BytesMut),
+        write: impl FnOnce(&mut PayloadWriter<'_>),
         out: &mut Outbox,
     ) -> Result<(), UsageError> {
         if self.state != State::Open {
@@ -450,9 +450,10 @@ impl Protocol {
             && len >= deflate.min_size
         {
             let mut payload = BytesMut::with_capacity(len);
-            write(&mut payload);
-            if payload.len() != len {
-                return Err(wrong(payload.len()));
+            let mut writer = PayloadWriter::new(&mut payload, None);
+            write(&mut writer);
+            if writer.written() != len {
+                return Err(wrong(writer.written()));
             }
             self.push_data(OpCode::Binary, &payload.freeze(), out);
             return Ok(());

@@ -7,7 +7,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::frame::{FrameHeader, OpCode, apply_mask};
+use crate::frame::mask::extend_masked;
+use crate::frame::{FrameHeader, OpCode};
 use crate::recycle::{self, LARGE, Side};
 
 /// How much `head` reserves when it runs out, so small frames do not allocate one by one.
@@ -102,10 +103,9 @@ impl Outbox {
         self.make_room(header.encoded_len() + if copy { payload.len() } else { 0 });
         header.encode(&mut self.head);
         if copy {
-            let start = self.head.len();
-            self.head.extend_from_slice(payload);
-            if let Some(key) = mask {
-                apply_mask(&mut self.head[start..], key, 0);
+            match mask {
+                Some(key) => extend_masked(&mut self.head, payload, key, 0),
+                None => self.head.extend_from_slice(payload),
             }
         } else {
             self.segments.push(self.head.split().freeze());
@@ -132,12 +132,10 @@ impl Outbox {
         header.encode(&mut self.head);
         let mut offset = 0;
         for part in parts {
-            if mask.is_some() || part.len() <= self.coalesce_threshold {
-                let start = self.head.len();
+            if let Some(key) = mask {
+                extend_masked(&mut self.head, part, key, offset);
+            } else if part.len() <= self.coalesce_threshold {
                 self.head.extend_from_slice(part);
-                if let Some(key) = mask {
-                    apply_mask(&mut self.head[start..], key, offset);
-                }
             } else {
                 self.segments.push(self.head.split().freeze());
                 self.segments.push(part.clone());
@@ -147,32 +145,27 @@ impl Outbox {
         self.queued += header.encoded_len() + total;
     }
 
-    /// Queues one final frame of exactly `len` payload bytes that `write` appends in place, right
-    /// after the header: no copy of the payload, and a client masks it where it lies. Returns
-    /// how many bytes `write` appended when that is not `len`; nothing is queued then.
+    /// Queues one final frame of exactly `len` payload bytes that `write` puts in place, right
+    /// after the header: no copy of the payload, and a client's is masked as it is written.
+    /// Returns how many bytes `write` put when that is not `len`; nothing is queued then.
     pub fn push_frame_written(
         &mut self,
         opcode: OpCode,
         len: usize,
         mask: Option<[u8; 4]>,
-        write: impl FnOnce(&mut BytesMut),
+        write: impl FnOnce(&mut PayloadWriter<'_>),
     ) -> Result<(), usize> {
         let header = FrameHeader { fin: true, rsv: 0, opcode, mask, payload_len: len as u64 };
         self.make_room(header.encoded_len() + len);
         let frame_start = self.head.len();
         header.encode(&mut self.head);
-        // `write` sees only its own (empty) part of the buffer, never the frames before it.
-        let mut payload = self.head.split_off(self.head.len());
-        write(&mut payload);
-        if payload.len() != len {
+        let mut writer = PayloadWriter::new(&mut self.head, mask);
+        write(&mut writer);
+        let written = writer.written;
+        if written != len {
             self.head.truncate(frame_start);
-            return Err(payload.len());
+            return Err(written);
         }
-        if let Some(key) = mask {
-            apply_mask(&mut payload, key, 0);
-        }
-        // Contiguous unless `write` outgrew the room made for it: then this copies, once.
-        self.head.unsplit(payload);
         self.queued += header.encoded_len() + len;
         Ok(())
     }
@@ -192,9 +185,53 @@ impl Outbox {
     }
 }
 
+/// Where a payload is written in place ([`Outbox::push_frame_written`]): appends to the frame
+/// it belongs to, masking as it copies when the frame is masked. It can only append: the frames
+/// queued before it are out of its reach.
+#[derive(Debug)]
+pub struct PayloadWriter<'a> {
+    buf: &'a mut BytesMut,
+    mask: Option<[u8; 4]>,
+    /// Bytes appended so far (the key's phase for the next ones).
+    written: usize,
+}
+
+impl<'a> PayloadWriter<'a> {
+    /// A writer appending to `buf`, masking with `mask` from payload byte 0.
+    pub fn new(buf: &'a mut BytesMut, mask: Option<[u8; 4]>) -> Self {
+        Self { buf, mask, written: 0 }
+    }
+
+    /// Appends `bytes` to the payload.
+    pub fn put_slice(&mut self, bytes: &[u8]) {
+        match self.mask {
+            Some(key) => extend_masked(self.buf, bytes, key, self.written),
+            None => self.buf.extend_from_slice(bytes),
+        }
+        self.written += bytes.len();
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+}
+
+impl std::io::Write for PayloadWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.put_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::apply_mask;
 
     fn drained(outbox: &mut Outbox) -> Vec<u8> {
         let mut segs = Vec::new();
@@ -250,15 +287,16 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_written_in_place_equals_the_frame_of_the_same_payload_and_is_not_copied() {
+    fn a_frame_written_in_place_in_pieces_equals_the_frame_of_the_same_payload() {
         let payload: Vec<u8> = (0..LARGE + 5).map(|i| (i * 31) as u8).collect();
         for mask in [None, Some([9, 8, 7, 6])] {
             let mut a = Outbox::new(16);
             a.push_frame(OpCode::Text, true, &Bytes::from_static(b"x"), mask);
             let mut at = std::ptr::null();
-            a.push_frame_written(OpCode::Binary, payload.len(), mask, |buf| {
-                at = buf.as_ptr();
-                buf.extend_from_slice(&payload);
+            a.push_frame_written(OpCode::Binary, payload.len(), mask, |w| {
+                at = w.buf.as_ptr().wrapping_add(w.buf.len());
+                w.put_slice(&payload[..7]);
+                w.put_slice(&payload[7..]);
             })
             .expect("exact length");
             let mut b = Outbox::new(16);
@@ -282,8 +320,8 @@ mod tests {
         outbox.push_frame(OpCode::Text, true, &Bytes::from_static(b"hi"), Some([1, 2, 3, 4]));
         let before = outbox.queued_bytes();
         for wrote in [3usize, 5] {
-            let res = outbox.push_frame_written(OpCode::Binary, 4, Some([1, 2, 3, 4]), |buf| {
-                buf.extend_from_slice(&vec![0u8; wrote]);
+            let res = outbox.push_frame_written(OpCode::Binary, 4, Some([1, 2, 3, 4]), |w| {
+                w.put_slice(&vec![0u8; wrote]);
             });
             assert_eq!(res, Err(wrote));
             assert_eq!(outbox.queued_bytes(), before);

@@ -84,18 +84,19 @@ async fn a_message_written_in_place_arrives_whole_plain_and_compressed() {
         assert_eq!(ws.deflate_enabled(), deflate);
         let head = b"head:";
         let body: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
-        ws.feed_binary_with(head.len() + body.len(), |buf| {
-            buf.extend_from_slice(head);
-            buf.extend_from_slice(&body);
+        ws.feed_binary_with(head.len() + body.len(), |w| {
+            w.put_slice(head);
+            std::io::Write::write_all(w, &body[..3]).unwrap();
+            w.put_slice(&body[3..]);
         })
         .unwrap();
         // A writer that breaks its word queues nothing; the connection goes on.
-        let short = ws.feed_binary_with(10, |buf| buf.extend_from_slice(b"short"));
+        let short = ws.feed_binary_with(10, |w| w.put_slice(b"short"));
         assert!(matches!(
             short,
             Err(eddy_ws::Error::Usage(UsageError::WrittenLength { expected: 10, written: 5 }))
         ));
-        ws.feed_binary_with(5, |buf| buf.extend_from_slice(b"small")).unwrap();
+        ws.feed_binary_with(5, |w| w.put_slice(b"small")).unwrap();
         ws.flush().await.unwrap();
         ws.close(None).await.unwrap();
         while ws.read().await.is_ok() {}
