@@ -8,6 +8,7 @@ use eddy_wire::Identifier;
 use eddy_wire::codes::command;
 use eddy_wire::commands::messages::{Partitioning, PollingStrategy, SendMessages};
 use eddy_wire::commands::users::Login;
+use eddy_wire::commands::{CONSUMER_KIND_GROUP, CONSUMER_KIND_SINGLE, Consumer};
 
 use crate::ClientError;
 use crate::batch::{Batch, Polled};
@@ -52,10 +53,44 @@ pub fn encode_poll_deferred(
     wait: &Deferred,
 ) {
     encode_poll(out, stream, topic, spec);
+    encode_wait(out, wait);
+}
+
+/// The POLL_MESSAGES body of a poll as a member of consumer group `group`: the server picks the
+/// partition (one the member owns, in turn), so `spec.partition` and `spec.consumer` are unused.
+pub fn encode_group_poll(
+    out: &mut BytesMut,
+    stream: &Identifier,
+    topic: &Identifier,
+    group: &Identifier,
+    spec: &Poll,
+) {
+    Consumer { kind: CONSUMER_KIND_GROUP, id: group.clone() }.encode(out);
+    stream.encode(out);
+    topic.encode(out);
+    out.put_u8(0); // no partition: the group's turn
+    out.put_u32_le(0);
+    spec.strategy.encode(out);
+    out.put_u32_le(spec.count);
+    out.put_u8(u8::from(spec.auto_commit));
+}
+
+/// The `[wait_us u64][min_count u32][max_bytes u32][request_timeout_us u64]` tail of a
+/// POLL_MESSAGES_DEFERRED payload.
+fn encode_wait(out: &mut BytesMut, wait: &Deferred) {
     out.put_u64_le(u64::try_from(wait.wait.as_micros()).unwrap_or(u64::MAX));
     out.put_u32_le(wait.min_count);
     out.put_u32_le(wait.max_bytes);
     out.put_u64_le(0);
+}
+
+/// `[stream][topic][group]`, the body of the group commands.
+fn group_ids(stream: &Identifier, topic: &Identifier, group: &Identifier) -> Bytes {
+    let mut out = BytesMut::with_capacity(3 * 257);
+    stream.encode(&mut out);
+    topic.encode(&mut out);
+    group.encode(&mut out);
+    out.freeze()
 }
 
 /// The SEND_MESSAGES body of `batch`. For callers that write requests themselves.
@@ -89,11 +124,10 @@ fn consumer_and_ids(
     topic: &Identifier,
     partition: u32,
 ) {
-    out.put_u8(1);
-    Identifier::Numeric(consumer).encode(out);
+    Consumer { kind: CONSUMER_KIND_SINGLE, id: Identifier::Numeric(consumer) }.encode(out);
     stream.encode(out);
     topic.encode(out);
-    out.put_u8(1);
+    out.put_u8(1); // a partition follows
     out.put_u32_le(partition);
 }
 
@@ -207,6 +241,76 @@ impl Client {
     ) -> Result<Polled, ClientError> {
         let mut out = BytesMut::with_capacity(88);
         encode_poll_deferred(&mut out, stream, topic, spec, wait);
+        let reply = self.request(command::POLL_MESSAGES_DEFERRED, out.freeze()).await?;
+        Polled::parse(reply)
+    }
+
+    /// Creates consumer group `name` in a topic; returns its id.
+    pub async fn create_group(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        name: &str,
+    ) -> Result<u32, ClientError> {
+        let mut out = BytesMut::new();
+        stream.encode(&mut out);
+        topic.encode(&mut out);
+        out.put_u8(name.len() as u8);
+        out.put_slice(name.as_bytes());
+        let reply = self.request(command::CREATE_CONSUMER_GROUP, out.freeze()).await?;
+        u32_at(&reply, 0)
+    }
+
+    /// Joins a consumer group: this connection becomes a member (until it leaves or closes)
+    /// and owns a share of the topic's partitions.
+    pub async fn join_group(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        group: &Identifier,
+    ) -> Result<(), ClientError> {
+        let ids = group_ids(stream, topic, group);
+        self.request(command::JOIN_CONSUMER_GROUP, ids).await.map(drop)
+    }
+
+    pub async fn leave_group(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        group: &Identifier,
+    ) -> Result<(), ClientError> {
+        let ids = group_ids(stream, topic, group);
+        self.request(command::LEAVE_CONSUMER_GROUP, ids).await.map(drop)
+    }
+
+    /// Polls as a member of `group` (see [`encode_group_poll`]): from the next of its
+    /// partitions in turn; empty when it owns none.
+    pub async fn poll_group(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        group: &Identifier,
+        spec: &Poll,
+    ) -> Result<Polled, ClientError> {
+        let mut out = BytesMut::with_capacity(64);
+        encode_group_poll(&mut out, stream, topic, group, spec);
+        let reply = self.request(command::POLL_MESSAGES, out.freeze()).await?;
+        Polled::parse(reply)
+    }
+
+    /// [`Client::poll_group`] that waits on the server as [`Client::poll_deferred`] does, on
+    /// the partition whose turn it is.
+    pub async fn poll_group_deferred(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        group: &Identifier,
+        spec: &Poll,
+        wait: &Deferred,
+    ) -> Result<Polled, ClientError> {
+        let mut out = BytesMut::with_capacity(88);
+        encode_group_poll(&mut out, stream, topic, group, spec);
+        encode_wait(&mut out, wait);
         let reply = self.request(command::POLL_MESSAGES_DEFERRED, out.freeze()).await?;
         Polled::parse(reply)
     }

@@ -26,7 +26,9 @@ mod connection;
 mod subscriber;
 
 pub use batch::{Batch, Polled, PolledMessage};
-pub use client::{Client, Deferred, Poll, encode_poll, encode_poll_deferred, encode_send};
+pub use client::{
+    Client, Deferred, Poll, encode_group_poll, encode_poll, encode_poll_deferred, encode_send,
+};
 pub use connection::Transport;
 pub use subscriber::{Subscriber, Subscription};
 

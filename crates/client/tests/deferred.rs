@@ -1,6 +1,7 @@
 //! Deferred polls (POLL_MESSAGES_DEFERRED) against an in-process eddy-server with two shards:
 //! answered by an append from other connections, at the granted wait (the server's cap), by
-//! `min_count` and by the byte budget; auto-commit only past what was returned.
+//! `min_count` and by the byte budget; auto-commit only past what was returned; consumer-group
+//! members waiting on the partitions they own.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -338,4 +339,59 @@ async fn many_waiting_consumers_each_get_the_append_and_their_own_commit() {
     }
     server.stop();
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[compio::test]
+async fn group_members_wait_on_their_own_partitions_and_are_answered_by_appends_there() {
+    let (server, dir) = start("group", 30_000);
+    let (tcp, ws) = (server.tcp_addr.unwrap(), server.ws_addr.unwrap());
+    let mut admin = client(Transport::Tcp, tcp).await;
+    admin.create_stream("s").await.unwrap();
+    admin.create_topic(&S, "t", 2).await.unwrap();
+    let group = Identifier::Numeric(admin.create_group(&S, &T, "g").await.unwrap());
+    // One member per transport, each on its own connection (often on different shards).
+    let mut members = Vec::new();
+    for (transport, addr) in [(Transport::Tcp, tcp), (Transport::WebSocket, ws)] {
+        let mut m = client(transport, addr).await;
+        m.join_group(&S, &T, &group).await.unwrap();
+        members.push(m);
+    }
+    let waits: Vec<_> = members
+        .into_iter()
+        .map(|mut m| {
+            let group = group.clone();
+            compio::runtime::spawn(async move {
+                let spec = poll(PollingStrategy::Next, 10, true);
+                let started = Instant::now();
+                let polled =
+                    m.poll_group_deferred(&S, &T, &group, &spec, &wait(10_000, 1, 0)).await;
+                (polled, started.elapsed(), m)
+            })
+        })
+        .collect();
+    compio::time::sleep(Duration::from_millis(200)).await;
+    for p in 0..2u32 {
+        let batch = Batch::from_payloads([(u128::from(p) + 1, &b"job"[..])]);
+        admin.send(&S, &T, &Partitioning::PartitionId(p), &batch).await.unwrap();
+    }
+    let mut answered = Vec::new();
+    for w in waits {
+        let (polled, took, mut m) = w.await.unwrap();
+        let polled = polled.unwrap();
+        assert!(took >= Duration::from_millis(150), "it waited ({took:?})");
+        assert!(took < Duration::from_secs(5), "woken by the append, not the wait ({took:?})");
+        assert_eq!(polled.messages.len(), 1);
+        answered.push((polled.partition, polled.messages[0].id));
+        // Auto-committed: the member's next turn on that partition finds nothing new.
+        let spec = poll(PollingStrategy::Next, 10, true);
+        assert!(m.poll_group(&S, &T, &group, &spec).await.unwrap().messages.is_empty());
+    }
+    answered.sort();
+    assert_eq!(answered, vec![(0, 1), (1, 2)], "each member its own partition");
+    // Not a member: refused.
+    let outsider = admin.poll_group(&S, &T, &group, &poll(PollingStrategy::Next, 1, false)).await;
+    let not_member = eddy_wire::codes::status::CONSUMER_GROUP_MEMBER_NOT_FOUND;
+    assert!(matches!(outsider, Err(ClientError::Status(s)) if s == not_member), "{outsider:?}");
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -36,6 +36,17 @@ pub enum ServerError {
     PartitionNotFound(u32),
     #[error("invalid offset {0}")]
     InvalidOffset(u64),
+    #[error("consumer group {0} not found")]
+    GroupNotFound(Identifier),
+    #[error("consumer group name {0:?} already exists")]
+    GroupNameExists(String),
+    #[error("invalid consumer group name")]
+    InvalidGroupName,
+    #[error("client {0} is not a member of consumer group {1}")]
+    NotGroupMember(u32, Identifier),
+    /// A consumer group's offset was named for a partition its member does not own.
+    #[error("consumer {0} owns no such partition")]
+    NotResolvedConsumer(Identifier),
     #[error("subscription {0} not found")]
     SubscriptionNotFound(u32),
     #[error("too many subscriptions on one connection (at most {0})")]
@@ -75,6 +86,12 @@ impl ServerError {
             Self::InvalidPartitionsCount(_) => status::INVALID_PARTITIONS_COUNT,
             Self::PartitionNotFound(_) => status::PARTITION_NOT_FOUND,
             Self::InvalidOffset(_) => status::INVALID_OFFSET,
+            Self::GroupNotFound(Identifier::Name(_)) => status::CONSUMER_GROUP_NAME_NOT_FOUND,
+            Self::GroupNotFound(_) => status::CONSUMER_GROUP_ID_NOT_FOUND,
+            Self::GroupNameExists(_) => status::CONSUMER_GROUP_NAME_ALREADY_EXISTS,
+            Self::InvalidGroupName => status::INVALID_CONSUMER_GROUP_NAME,
+            Self::NotGroupMember(..) => status::CONSUMER_GROUP_MEMBER_NOT_FOUND,
+            Self::NotResolvedConsumer(_) => status::NOT_RESOLVED_CONSUMER,
             Self::SubscriptionNotFound(_) => status::SUBSCRIPTION_NOT_FOUND,
             Self::TooManySubscriptions(_) => status::TOO_MANY_SUBSCRIPTIONS,
             Self::Storage(_) => status::CANNOT_APPEND_MESSAGE,

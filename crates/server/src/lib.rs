@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod groups;
 pub mod handlers;
 pub mod metadata;
 pub mod push;

@@ -29,6 +29,8 @@ pub struct Session {
     pub watchable: bool,
     /// Push subscriptions (none until the first SUBSCRIBE: a connection at rest pays nothing).
     pub subscriptions: Option<Box<crate::push::Subscriptions>>,
+    /// Consumer groups joined (none until the first JOIN_CONSUMER_GROUP).
+    pub groups: Option<Box<crate::groups::Memberships>>,
     /// Until when the connection may stay without logging in.
     login_deadline: Instant,
     login_timeout: Duration,
@@ -46,6 +48,7 @@ impl Session {
             close: None,
             pending_poll: None,
             subscriptions: None,
+            groups: None,
             watchable: true,
             login_deadline: Instant::now() + login_timeout,
             login_timeout,

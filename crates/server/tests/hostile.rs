@@ -79,7 +79,12 @@ fn errors_keep_the_connection_when_framing_is_intact() {
     );
     assert_eq!(request(&mut s, command::LOGIN_USER, &[1, 2, 3]).0, status::INVALID_FORMAT);
     assert_eq!(request(&mut s, command::LOGIN_USER, &login_payload("iggy", "iggy")).0, status::OK);
-    assert_eq!(request(&mut s, 602, &[]).0, status::FEATURE_UNAVAILABLE, "consumer groups");
+    assert_eq!(request(&mut s, command::CREATE_USER, &[]).0, status::FEATURE_UNAVAILABLE, "users");
+    assert_eq!(
+        request(&mut s, command::CREATE_CONSUMER_GROUP, &[]).0,
+        status::INVALID_FORMAT,
+        "a group command without its body"
+    );
     assert_eq!(request(&mut s, command::GET_SNAPSHOT_FILE, &[]).0, status::FEATURE_UNAVAILABLE);
     assert_eq!(request(&mut s, command::GET_CLUSTER_METADATA, &[]).0, status::OK);
     assert_eq!(

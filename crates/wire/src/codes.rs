@@ -10,8 +10,19 @@ pub mod command {
     pub const GET_ME: u32 = 20;
     pub const GET_CLIENT: u32 = 21;
     pub const GET_CLIENTS: u32 = 22;
+    pub const GET_USER: u32 = 31;
+    pub const GET_USERS: u32 = 32;
+    pub const CREATE_USER: u32 = 33;
+    pub const DELETE_USER: u32 = 34;
+    pub const UPDATE_USER: u32 = 35;
+    pub const UPDATE_PERMISSIONS: u32 = 36;
+    pub const CHANGE_PASSWORD: u32 = 37;
     pub const LOGIN_USER: u32 = 38;
     pub const LOGOUT_USER: u32 = 39;
+    pub const GET_PERSONAL_ACCESS_TOKENS: u32 = 41;
+    pub const CREATE_PERSONAL_ACCESS_TOKEN: u32 = 42;
+    pub const DELETE_PERSONAL_ACCESS_TOKEN: u32 = 43;
+    pub const LOGIN_WITH_PERSONAL_ACCESS_TOKEN: u32 = 44;
     pub const POLL_MESSAGES: u32 = 100;
     pub const SEND_MESSAGES: u32 = 101;
     pub const FLUSH_UNSAVED_BUFFER: u32 = 102;
@@ -38,6 +49,13 @@ pub mod command {
     pub const PURGE_TOPIC: u32 = 305;
     pub const CREATE_PARTITIONS: u32 = 402;
     pub const DELETE_PARTITIONS: u32 = 403;
+    pub const DELETE_SEGMENTS: u32 = 503;
+    pub const GET_CONSUMER_GROUP: u32 = 600;
+    pub const GET_CONSUMER_GROUPS: u32 = 601;
+    pub const CREATE_CONSUMER_GROUP: u32 = 602;
+    pub const DELETE_CONSUMER_GROUP: u32 = 603;
+    pub const JOIN_CONSUMER_GROUP: u32 = 604;
+    pub const LEAVE_CONSUMER_GROUP: u32 = 605;
     /// Eddy's push subscriptions (an extension: Iggy's codes stop at 605, one hundred per
     /// resource; 9000–9099 are Eddy's). See `commands::push` and docs/PROTOCOL.md.
     pub const SUBSCRIBE: u32 = 9000;
@@ -52,12 +70,24 @@ pub mod command {
         match code {
             PING => "ping",
             GET_STATS => "get_stats",
+            GET_SNAPSHOT_FILE => "get_snapshot_file",
             GET_CLUSTER_METADATA => "get_cluster_metadata",
             GET_ME => "get_me",
             GET_CLIENT => "get_client",
             GET_CLIENTS => "get_clients",
+            GET_USER => "get_user",
+            GET_USERS => "get_users",
+            CREATE_USER => "create_user",
+            DELETE_USER => "delete_user",
+            UPDATE_USER => "update_user",
+            UPDATE_PERMISSIONS => "update_permissions",
+            CHANGE_PASSWORD => "change_password",
             LOGIN_USER => "login_user",
             LOGOUT_USER => "logout_user",
+            GET_PERSONAL_ACCESS_TOKENS => "get_personal_access_tokens",
+            CREATE_PERSONAL_ACCESS_TOKEN => "create_personal_access_token",
+            DELETE_PERSONAL_ACCESS_TOKEN => "delete_personal_access_token",
+            LOGIN_WITH_PERSONAL_ACCESS_TOKEN => "login_with_personal_access_token",
             POLL_MESSAGES => "poll_messages",
             SEND_MESSAGES => "send_messages",
             FLUSH_UNSAVED_BUFFER => "flush_unsaved_buffer",
@@ -80,6 +110,13 @@ pub mod command {
             PURGE_TOPIC => "purge_topic",
             CREATE_PARTITIONS => "create_partitions",
             DELETE_PARTITIONS => "delete_partitions",
+            DELETE_SEGMENTS => "delete_segments",
+            GET_CONSUMER_GROUP => "get_consumer_group",
+            GET_CONSUMER_GROUPS => "get_consumer_groups",
+            CREATE_CONSUMER_GROUP => "create_consumer_group",
+            DELETE_CONSUMER_GROUP => "delete_consumer_group",
+            JOIN_CONSUMER_GROUP => "join_consumer_group",
+            LEAVE_CONSUMER_GROUP => "leave_consumer_group",
             SUBSCRIBE => "subscribe",
             GRANT_CREDIT => "grant_credit",
             UNSUBSCRIBE => "unsubscribe",
@@ -114,6 +151,8 @@ pub mod status {
     pub const INVALID_TOPIC_NAME: u32 = 2014;
     pub const INVALID_PARTITIONS_COUNT: u32 = 2019;
     pub const PARTITION_NOT_FOUND: u32 = 3007;
+    /// A consumer group's offset asked for a partition its member does not own.
+    pub const NOT_RESOLVED_CONSUMER: u32 = 3022;
     pub const INVALID_MESSAGES_COUNT: u32 = 4009;
     pub const CANNOT_APPEND_MESSAGE: u32 = 4010;
     pub const TOO_BIG_MESSAGE_PAYLOAD: u32 = 4022;
@@ -121,6 +160,12 @@ pub mod status {
     pub const EMPTY_MESSAGE_PAYLOAD: u32 = 4024;
     pub const INVALID_MESSAGE_PAYLOAD_LENGTH: u32 = 4025;
     pub const INVALID_OFFSET: u32 = 4100;
+    pub const CONSUMER_GROUP_ID_NOT_FOUND: u32 = 5000;
+    pub const CONSUMER_GROUP_NAME_NOT_FOUND: u32 = 5003;
+    pub const CONSUMER_GROUP_NAME_ALREADY_EXISTS: u32 = 5004;
+    pub const INVALID_CONSUMER_GROUP_NAME: u32 = 5005;
+    /// The connection is not a member of the group it polls or leaves as.
+    pub const CONSUMER_GROUP_MEMBER_NOT_FOUND: u32 = 5006;
     /// Eddy's extension: GRANT_CREDIT or UNSUBSCRIBE named no subscription of the connection.
     pub const SUBSCRIPTION_NOT_FOUND: u32 = 9000;
     /// Eddy's extension: the connection holds `limits.max_subscriptions` already.

@@ -9,10 +9,13 @@ use eddy_wire::commands::messages::{
 
 use super::partition_handle;
 use crate::error::ServerError;
+use crate::groups::resolve;
 use crate::metadata::PartitionKey;
 use crate::session::Session;
 use crate::shard::ShardCtx;
-use crate::shard::message::{Deferral, PartitionOp, PendingPoll, Polled, ask, waiter_id};
+use crate::shard::message::{
+    ConsumerId, Deferral, PartitionOp, PendingPoll, Polled, ask, waiter_id,
+};
 use crate::transport::conn::Reply;
 
 pub async fn send(ctx: &ShardCtx, mut payload: BytesMut) -> Result<Reply, ServerError> {
@@ -41,11 +44,28 @@ pub async fn send(ctx: &ShardCtx, mut payload: BytesMut) -> Result<Reply, Server
     Ok(Reply::default())
 }
 
-pub async fn poll(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+/// The consumer and partition a poll reads (see `groups::resolve`); `None`: a group member
+/// that owns no partition, answered with an empty reply.
+fn poll_target(
+    ctx: &ShardCtx,
+    session: &mut Session,
+    req: &PollMessages,
+) -> Result<Option<(ConsumerId, u32)>, ServerError> {
+    let ids = (&req.stream, &req.topic);
+    let groups = session.groups.as_deref_mut();
+    resolve(&ctx.snapshot(), groups, session.client_id, ids, &req.consumer, req.partition, true)
+}
+
+pub async fn poll(
+    ctx: &ShardCtx,
+    session: &mut Session,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let req = PollMessages::decode(payload)?;
-    let partition = req.partition.unwrap_or(0);
+    let Some((consumer, partition)) = poll_target(ctx, session, &req)? else {
+        return Ok(polled_reply(Polled::default()));
+    };
     let handle = partition_handle(ctx, &req.stream, &req.topic, partition)?;
-    let consumer = (req.consumer.kind, req.consumer.id);
     let (strategy, count, auto_commit) = (req.strategy, req.count, req.auto_commit);
     let polled = ask(&handle.tx, |reply| PartitionOp::Poll {
         consumer,
@@ -76,7 +96,9 @@ pub async fn poll_deferred(
 ) -> Result<Reply, ServerError> {
     let req = PollDeferred::decode(payload)?;
     let poll = &req.poll;
-    let partition = poll.partition.unwrap_or(0);
+    let Some((consumer, partition)) = poll_target(ctx, session, poll)? else {
+        return Ok(polled_reply(Polled::default()));
+    };
     let handle = partition_handle(ctx, &poll.stream, &poll.topic, partition)?;
     let wait = std::time::Duration::from_micros(req.granted_wait_us(ctx.config.max_poll_wait_us()));
     let defer = Deferral {
@@ -86,7 +108,6 @@ pub async fn poll_deferred(
         exact_bytes: false,
         waiter: waiter_id(session.client_id, 0),
     };
-    let consumer = (poll.consumer.kind, poll.consumer.id.clone());
     let (strategy, count, auto_commit) = (poll.strategy, poll.count, poll.auto_commit);
     let (reply, rx) = flume::bounded(1);
     let op =

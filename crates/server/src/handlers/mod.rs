@@ -2,6 +2,7 @@
 //! reply. One file per resource. Handlers never touch a socket.
 
 mod clients;
+mod groups;
 pub(crate) mod messages;
 mod offsets;
 mod push;
@@ -17,30 +18,6 @@ use crate::session::Session;
 use crate::shard::ShardCtx;
 use crate::transport::conn::Reply;
 
-/// Command codes Iggy defines that Eddy does not serve (users, tokens, consumer groups,
-/// segments, snapshots): answered with "feature unavailable".
-const UNSUPPORTED: &[u32] = &[
-    c::GET_SNAPSHOT_FILE,
-    31,
-    32,
-    33,
-    34,
-    35,
-    36,
-    37,
-    41,
-    42,
-    43,
-    44,
-    503,
-    600,
-    601,
-    602,
-    603,
-    604,
-    605,
-];
-
 /// Runs one request. Rare commands with large futures (login, metadata changes, subscribe)
 /// run boxed, so a connection's task (sized for its largest await) stays small at rest.
 pub async fn handle(
@@ -49,8 +26,9 @@ pub async fn handle(
     code: u32,
     payload: BytesMut,
 ) -> Result<Reply, ServerError> {
-    let known = !matches!(c::name(code), "unknown") || UNSUPPORTED.contains(&code);
-    if !known {
+    // Codes Iggy defines that Eddy does not serve (users, tokens, segments, snapshots) are known
+    // and answered "feature unavailable" below; others are invalid.
+    if c::name(code) == "unknown" {
         return Err(ServerError::InvalidCommand(code));
     }
     session.authorize(code)?;
@@ -69,7 +47,7 @@ pub async fn handle(
         }
         c::GET_CLIENT => clients::get(ctx, &payload).await,
         c::GET_CLIENTS => Ok(clients::get_all(ctx).await),
-        c::GET_ME => Ok(system::me(session)),
+        c::GET_ME => Ok(system::me(ctx, session)),
         c::GET_STATS => Ok(system::stats(ctx)),
         c::GET_CLUSTER_METADATA => Ok(system::cluster_metadata(ctx)),
         c::GET_SHARD_STATS => Ok(system::shard_stats(ctx)),
@@ -88,15 +66,21 @@ pub async fn handle(
         c::CREATE_PARTITIONS => Box::pin(topics::create_partitions(ctx, &payload)).await,
         c::DELETE_PARTITIONS => Box::pin(topics::delete_partitions(ctx, &payload)).await,
         c::SEND_MESSAGES => messages::send(ctx, payload).await,
-        c::POLL_MESSAGES => messages::poll(ctx, &payload).await,
+        c::POLL_MESSAGES => messages::poll(ctx, session, &payload).await,
         c::POLL_MESSAGES_DEFERRED => messages::poll_deferred(ctx, session, &payload).await,
         // A connection's deferred poll is cancelled by its transport while it waits (the
         // request is seen before it runs); run in turn it finds nothing waiting.
         c::CANCEL_DEFERRED_REQUEST => Ok(Reply::default()),
         c::FLUSH_UNSAVED_BUFFER => Box::pin(messages::flush(ctx, &payload)).await,
         c::GET_CONSUMER_OFFSET => offsets::get(ctx, &payload).await,
-        c::STORE_CONSUMER_OFFSET => offsets::store(ctx, &payload).await,
-        c::DELETE_CONSUMER_OFFSET => Box::pin(offsets::delete(ctx, &payload)).await,
+        c::STORE_CONSUMER_OFFSET => offsets::store(ctx, session, &payload).await,
+        c::DELETE_CONSUMER_OFFSET => Box::pin(offsets::delete(ctx, session, &payload)).await,
+        c::GET_CONSUMER_GROUP => groups::get(ctx, &payload),
+        c::GET_CONSUMER_GROUPS => groups::get_all(ctx, &payload),
+        c::CREATE_CONSUMER_GROUP => Box::pin(groups::create(ctx, &payload)).await,
+        c::DELETE_CONSUMER_GROUP => Box::pin(groups::delete(ctx, &payload)).await,
+        c::JOIN_CONSUMER_GROUP => Box::pin(groups::join(ctx, session, &payload)).await,
+        c::LEAVE_CONSUMER_GROUP => Box::pin(groups::leave(ctx, session, &payload)).await,
         c::SUBSCRIBE => Box::pin(push::subscribe(ctx, session, &payload)).await,
         c::GRANT_CREDIT => push::grant(session, &payload).await,
         c::UNSUBSCRIBE => Box::pin(push::unsubscribe(session, &payload)).await,

@@ -3,6 +3,7 @@
 
 use bytes::BytesMut;
 use eddy_wire::WireError;
+use eddy_wire::commands::CONSUMER_KIND_GROUP;
 use eddy_wire::commands::push::{self, FROM_STRATEGY, GrantCredit, Subscribe};
 
 use crate::error::ServerError;
@@ -23,6 +24,11 @@ pub async fn subscribe(
     let req = Subscribe::decode(payload)?;
     if req.batch == 0 {
         return Err(WireError::Invalid("batch of 0 messages").into());
+    }
+    // A group's partitions move between members as they come and go; a subscription's are
+    // fixed. Group members poll (deferred polls wait as a push would).
+    if req.consumer.kind == CONSUMER_KIND_GROUP {
+        return Err(ServerError::FeatureUnavailable("push subscriptions for consumer groups"));
     }
     let limit = ctx.config.limits.max_subscriptions;
     if session.subscriptions.as_ref().is_some_and(|s| s.len() >= limit) {

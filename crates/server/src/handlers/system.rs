@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use bytes::BytesMut;
+use eddy_wire::commands::groups::encode_membership;
 use eddy_wire::commands::system::{
     ClusterNode, NODE_ROLE_LEADER, NODE_STATUS_HEALTHY, ShardStats, Stats, encode_cluster_metadata,
     encode_me,
@@ -11,6 +12,7 @@ use eddy_wire::commands::users::{Login, encode_identity};
 
 use crate::auth::constant_time_eq;
 use crate::error::ServerError;
+use crate::metadata::GroupKey;
 use crate::session::Session;
 use crate::shard::ShardCtx;
 use crate::shard::partition::now_micros;
@@ -65,15 +67,21 @@ pub async fn login(
     Ok(Reply::ok(out))
 }
 
-pub fn me(session: &Session) -> Reply {
+pub fn me(ctx: &ShardCtx, session: &Session) -> Reply {
+    let snapshot = ctx.snapshot();
+    let groups: Vec<GroupKey> = snapshot.members.groups_of(session.client_id).collect();
     let mut out = BytesMut::new();
     encode_me(
         session.client_id,
         session.user_id.unwrap_or(ROOT_USER_ID),
         session.transport,
         &session.address,
+        groups.len() as u32,
         &mut out,
     );
+    for g in groups {
+        encode_membership(g.stream, g.topic, g.group, &mut out);
+    }
     Reply::ok(out)
 }
 

@@ -1,6 +1,9 @@
-//! Streams, topics and partitions: the catalog every shard reads, and the rules for changing it
-//! (unique names, ids that are never reused). Pure data: no message bytes, no I/O (see `store`).
+//! Streams, topics, partitions and consumer groups: the catalog every shard reads, and the rules
+//! for changing it (unique names, ids that are never reused). Pure data: no message bytes, no I/O
+//! (see `store`). Who belongs to a group is not here: that lasts only as long as a connection
+//! (see `members`).
 
+pub mod members;
 pub mod offsets;
 pub mod store;
 
@@ -43,6 +46,27 @@ pub struct TopicMeta {
     pub replication_factor: u8,
     /// Partition `i` has id `i`.
     pub partitions: Vec<PartitionMeta>,
+    /// Consumer groups by id (none in a catalog saved before groups were served).
+    #[serde(default)]
+    pub consumer_groups: BTreeMap<u32, GroupMeta>,
+    /// Invariant: greater than every group id ever used in this topic.
+    #[serde(default)]
+    pub next_group_id: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupMeta {
+    pub id: u32,
+    pub name: String,
+    pub created_at: u64,
+}
+
+/// A consumer group's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    pub stream: u32,
+    pub topic: u32,
+    pub group: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -113,6 +137,80 @@ impl Catalog {
             Some(t) => Ok((sid, tid, t)),
             None => Err(ServerError::TopicNotFound(stream.clone(), topic.clone())),
         }
+    }
+
+    /// The group `group` names in a topic, with the topic's stream and the topic.
+    pub fn group(
+        &self,
+        stream: &Identifier,
+        topic: &Identifier,
+        group: &Identifier,
+    ) -> Result<(&StreamMeta, &TopicMeta, &GroupMeta), ServerError> {
+        let (s, t) = self.topic(stream, topic)?;
+        let found = match group {
+            Identifier::Numeric(n) => t.consumer_groups.get(n),
+            Identifier::Name(name) => t.consumer_groups.values().find(|g| &g.name == name),
+        };
+        found.map(|g| (s, t, g)).ok_or_else(|| ServerError::GroupNotFound(group.clone()))
+    }
+
+    /// The address of the group `group` names.
+    pub fn group_key(
+        &self,
+        stream: &Identifier,
+        topic: &Identifier,
+        group: &Identifier,
+    ) -> Result<GroupKey, ServerError> {
+        let (s, t, g) = self.group(stream, topic, group)?;
+        Ok(GroupKey { stream: s.id, topic: t.id, group: g.id })
+    }
+
+    /// Whether the group at `key` exists.
+    pub fn has_group(&self, key: GroupKey) -> bool {
+        self.streams
+            .get(&key.stream)
+            .and_then(|s| s.topics.get(&key.topic))
+            .is_some_and(|t| t.consumer_groups.contains_key(&key.group))
+    }
+
+    /// Creates a consumer group in a topic; returns its address.
+    pub fn create_group(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        name: &str,
+        now: u64,
+    ) -> Result<GroupKey, ServerError> {
+        if !valid_name(name) {
+            return Err(ServerError::InvalidGroupName);
+        }
+        let (sid, tid, t) = self.topic_mut(stream, topic)?;
+        if t.consumer_groups.values().any(|g| g.name == name) {
+            return Err(ServerError::GroupNameExists(name.to_owned()));
+        }
+        let id = t.next_group_id;
+        t.next_group_id += 1;
+        t.consumer_groups.insert(id, GroupMeta { id, name: name.to_owned(), created_at: now });
+        Ok(GroupKey { stream: sid, topic: tid, group: id })
+    }
+
+    /// Removes a consumer group; returns its address and its topic's partition keys (whose
+    /// offsets for the group go with it).
+    pub fn delete_group(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        group: &Identifier,
+    ) -> Result<(GroupKey, Vec<PartitionKey>), ServerError> {
+        let key = self.group_key(stream, topic, group)?;
+        let (_, _, t) = self.topic_mut(stream, topic)?;
+        t.consumer_groups.remove(&key.group);
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| PartitionKey { stream: key.stream, topic: key.topic, partition: p.id })
+            .collect();
+        Ok((key, partitions))
     }
 
     /// Every partition, with its key.
@@ -201,6 +299,8 @@ impl Catalog {
             max_topic_size: settings.max_topic_size,
             replication_factor: settings.replication_factor,
             partitions: (0..partitions).map(|p| PartitionMeta { id: p, created_at: now }).collect(),
+            consumer_groups: BTreeMap::new(),
+            next_group_id: 0,
         };
         s.topics.insert(id, topic);
         Ok((sid, id))
@@ -320,6 +420,36 @@ mod tests {
         let gone = c.delete_partitions(&s, &t, 2).unwrap();
         assert_eq!(gone.iter().map(|k| k.partition).collect::<Vec<_>>(), vec![1, 2]);
         assert!(c.delete_partitions(&s, &t, 5).is_err());
+    }
+
+    #[test]
+    fn groups_have_unique_names_and_ids_never_reused_and_load_from_an_older_catalog() {
+        let mut c = Catalog::default();
+        c.create_stream("s", 1).unwrap();
+        let s = Identifier::Numeric(0);
+        c.create_topic(&s, settings("t"), 2, 1).unwrap();
+        let t = Identifier::Name("t".into());
+        let a = c.create_group(&s, &t, "a", 1).unwrap();
+        assert_eq!(a, GroupKey { stream: 0, topic: 0, group: 0 });
+        assert!(matches!(c.create_group(&s, &t, "a", 1), Err(ServerError::GroupNameExists(_))));
+        assert!(matches!(c.create_group(&s, &t, " ", 1), Err(ServerError::InvalidGroupName)));
+        assert_eq!(c.group_key(&s, &t, &Identifier::Name("a".into())).unwrap(), a);
+        let (gone, partitions) = c.delete_group(&s, &t, &Identifier::Numeric(0)).unwrap();
+        assert_eq!((gone, partitions.len()), (a, 2));
+        assert!(!c.has_group(a));
+        assert!(matches!(
+            c.group(&s, &t, &Identifier::Name("a".into())),
+            Err(ServerError::GroupNotFound(_))
+        ));
+        assert_eq!(c.create_group(&s, &t, "a", 1).unwrap().group, 1, "ids are not reused");
+        // A catalog saved before groups existed has neither field.
+        let mut json = serde_json::to_value(&c).unwrap();
+        let topic = &mut json["streams"]["0"]["topics"]["0"];
+        topic.as_object_mut().unwrap().remove("consumer_groups");
+        topic.as_object_mut().unwrap().remove("next_group_id");
+        let old: Catalog = serde_json::from_value(json).unwrap();
+        let (_, t0) = old.topic(&s, &t).unwrap();
+        assert!(t0.consumer_groups.is_empty() && t0.next_group_id == 0);
     }
 
     #[test]

@@ -11,12 +11,14 @@ use eddy_wire::commands::messages::PollingStrategy;
 use eddy_wire::message::MessageHeader;
 
 use crate::error::ServerError;
+use crate::metadata::members::Members;
 use crate::metadata::{Catalog, PartitionKey, TopicSettings};
 
 /// A one-shot reply channel.
 pub type Reply<T> = flume::Sender<Result<T, ServerError>>;
 
-/// A consumer whose offset a partition stores: `(kind, id)`.
+/// A consumer whose offset a partition stores: `(kind, id)`; a group's is stored under its
+/// numeric id, whatever name a request used.
 pub type ConsumerId = (u8, Identifier);
 
 /// What a poll returns (cloning shares the stored bytes).
@@ -296,21 +298,80 @@ pub struct PartitionHandle {
 pub struct Snapshot {
     pub catalog: Catalog,
     pub partitions: std::collections::HashMap<PartitionKey, PartitionHandle>,
+    /// Who belongs to which consumer group (connections, not persisted).
+    pub members: Members,
 }
 
 /// A change to the catalog, sent to the metadata owner.
 #[derive(Debug)]
 pub enum MetaOp {
-    CreateStream { name: String },
-    UpdateStream { stream: Identifier, name: String },
-    DeleteStream { stream: Identifier },
-    PurgeStream { stream: Identifier },
-    CreateTopic { stream: Identifier, settings: TopicSettings, partitions: u32 },
-    UpdateTopic { stream: Identifier, topic: Identifier, settings: TopicSettings },
-    DeleteTopic { stream: Identifier, topic: Identifier },
-    PurgeTopic { stream: Identifier, topic: Identifier },
-    CreatePartitions { stream: Identifier, topic: Identifier, count: u32 },
-    DeletePartitions { stream: Identifier, topic: Identifier, count: u32 },
+    CreateStream {
+        name: String,
+    },
+    UpdateStream {
+        stream: Identifier,
+        name: String,
+    },
+    DeleteStream {
+        stream: Identifier,
+    },
+    PurgeStream {
+        stream: Identifier,
+    },
+    CreateTopic {
+        stream: Identifier,
+        settings: TopicSettings,
+        partitions: u32,
+    },
+    UpdateTopic {
+        stream: Identifier,
+        topic: Identifier,
+        settings: TopicSettings,
+    },
+    DeleteTopic {
+        stream: Identifier,
+        topic: Identifier,
+    },
+    PurgeTopic {
+        stream: Identifier,
+        topic: Identifier,
+    },
+    CreatePartitions {
+        stream: Identifier,
+        topic: Identifier,
+        count: u32,
+    },
+    DeletePartitions {
+        stream: Identifier,
+        topic: Identifier,
+        count: u32,
+    },
+    CreateGroup {
+        stream: Identifier,
+        topic: Identifier,
+        name: String,
+    },
+    DeleteGroup {
+        stream: Identifier,
+        topic: Identifier,
+        group: Identifier,
+    },
+    JoinGroup {
+        stream: Identifier,
+        topic: Identifier,
+        group: Identifier,
+        client: u32,
+    },
+    LeaveGroup {
+        stream: Identifier,
+        topic: Identifier,
+        group: Identifier,
+        client: u32,
+    },
+    /// A connection ended: it leaves every group it had joined.
+    LeaveGroups {
+        client: u32,
+    },
 }
 
 /// The result of a metadata change: the new snapshot (already installed on every shard) and the

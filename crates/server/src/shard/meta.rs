@@ -15,6 +15,10 @@ use super::message::{
 use super::partition::{now_micros, partition_dir};
 use super::route::owner;
 use crate::error::ServerError;
+use eddy_wire::Identifier;
+use eddy_wire::commands::CONSUMER_KIND_GROUP;
+
+use crate::metadata::members::Members;
 use crate::metadata::{Catalog, PartitionKey, store};
 use crate::storage::dirs;
 
@@ -39,6 +43,8 @@ pub struct MetaOwner {
     pub shards: Vec<flume::Sender<Install>>,
     /// The server's gauge of waiting polls, given to every partition it creates.
     pub waiting: Arc<AtomicU64>,
+    /// Consumer group members (connections; changed here like the catalog, never saved).
+    pub members: Members,
 }
 
 impl MetaOwner {
@@ -56,6 +62,9 @@ impl MetaOwner {
         let mut opened: Vec<PartitionKey> = Vec::new();
         let mut closed: Vec<PartitionKey> = Vec::new();
         let mut purged: Vec<PartitionKey> = Vec::new();
+        // Partitions whose stored offset for a deleted group goes with it.
+        let mut forgotten: Vec<(PartitionKey, u32)> = Vec::new();
+        let mut members = self.members.clone();
         let mut created = None;
         match op {
             MetaOp::CreateStream { name } => {
@@ -89,7 +98,26 @@ impl MetaOwner {
             MetaOp::DeletePartitions { stream, topic, count } => {
                 closed = catalog.delete_partitions(&stream, &topic, count)?;
             }
+            MetaOp::CreateGroup { stream, topic, name } => {
+                catalog.create_group(&stream, &topic, &name, now)?;
+            }
+            MetaOp::DeleteGroup { stream, topic, group } => {
+                let (key, partitions) = catalog.delete_group(&stream, &topic, &group)?;
+                forgotten = partitions.into_iter().map(|p| (p, key.group)).collect();
+            }
+            MetaOp::JoinGroup { stream, topic, group, client } => {
+                members.join(catalog.group_key(&stream, &topic, &group)?, client);
+            }
+            MetaOp::LeaveGroup { stream, topic, group, client } => {
+                if !members.leave(catalog.group_key(&stream, &topic, &group)?, client) {
+                    return Err(ServerError::NotGroupMember(client, group));
+                }
+            }
+            MetaOp::LeaveGroups { client } => {
+                members.leave_all(client);
+            }
         }
+        members.retain_existing(&catalog);
         for key in purged {
             if let Some(handle) = self.partitions.get(&key) {
                 ask(&handle.tx, |reply| PartitionOp::Purge { reply }).await?;
@@ -109,7 +137,18 @@ impl MetaOwner {
             store::save(&self.data_dir, &catalog)?;
         }
         // The change is durable from here on: memory follows the disk even if cleaning up
-        // fails (what is left on disk is removed at the next start or reuse).
+        // fails (what is left on disk is removed at the next start or reuse). A deleted group's
+        // id is never used again, so an offset file its deletion leaves behind is never read.
+        for (key, group) in forgotten {
+            if let Some(handle) = self.partitions.get(&key) {
+                let consumer = (CONSUMER_KIND_GROUP, Identifier::Numeric(group));
+                if let Err(e) =
+                    ask(&handle.tx, |reply| PartitionOp::DeleteOffset { consumer, reply }).await
+                {
+                    tracing::warn!(key = ?key, error = %e, "a deleted group's offset file stays");
+                }
+            }
+        }
         for key in closed {
             if let Some(handle) = self.partitions.remove(&key) {
                 let closing = ask(&handle.tx, |reply| PartitionOp::Close { delete: true, reply });
@@ -125,9 +164,11 @@ impl MetaOwner {
             opens[owner(key, self.shards.len())].push(open);
         }
         self.catalog = catalog;
+        self.members = members;
         let snapshot = Arc::new(Snapshot {
             catalog: self.catalog.clone(),
             partitions: self.partitions.clone(),
+            members: self.members.clone(),
         });
         install_everywhere(&self.shards, &snapshot, opens).await?;
         Ok((snapshot, created))

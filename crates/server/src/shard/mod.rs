@@ -89,6 +89,11 @@ impl ShardCtx {
         p
     }
 
+    /// Where catalog changes go (for a change sent without waiting, as a closing connection's).
+    pub fn meta_sender(&self) -> flume::Sender<MetaRequest> {
+        self.meta.clone()
+    }
+
     /// Runs a catalog change through the metadata owner; returns the created ids, if any.
     pub async fn change(&self, op: MetaOp) -> Result<Option<(u32, u32)>, ServerError> {
         let (reply, rx) = flume::bounded(1);
@@ -295,7 +300,11 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         handles.insert(key, handle);
         opens[owner(key, n)].push(open);
     }
-    let snapshot = Arc::new(Snapshot { catalog: catalog.clone(), partitions: handles.clone() });
+    let snapshot = Arc::new(Snapshot {
+        catalog: catalog.clone(),
+        partitions: handles.clone(),
+        members: Default::default(),
+    });
     let mut tcp = match config.tcp.enabled {
         true => Some(listeners(config.tcp.address, n, config.limits.listen_backlog, "tcp")?),
         false => None,
@@ -340,6 +349,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         partitions: handles,
         shards: install_txs,
         waiting: waiting.clone(),
+        members: Default::default(),
     });
     let mut meta_rx = Some(meta_rx);
     let (ready_tx, ready_rx) = flume::unbounded();
@@ -524,6 +534,7 @@ async fn shard_main(boot: Boot) {
         let snapshot = Arc::new(Snapshot {
             catalog: owner.catalog.clone(),
             partitions: owner.partitions.clone(),
+            members: owner.members.clone(),
         });
         let empty = owner.shards.iter().map(|_| Vec::new()).collect();
         let shards = owner.shards.clone();

@@ -1,6 +1,7 @@
 //! Typed requests and responses, one file per resource: decode a request payload, encode a
 //! response payload. No domain logic.
 
+pub mod groups;
 pub mod messages;
 pub mod offsets;
 pub mod push;
@@ -11,6 +12,11 @@ pub mod users;
 
 use crate::cursor::{Cursor, WireError};
 use crate::identifier::Identifier;
+
+/// The consumer kind of a single consumer.
+pub const CONSUMER_KIND_SINGLE: u8 = 1;
+/// The consumer kind of a consumer group (the identifier names the group).
+pub const CONSUMER_KIND_GROUP: u8 = 2;
 
 /// A consumer: `[kind u8: 1 consumer, 2 consumer group][Identifier]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,7 +29,7 @@ pub struct Consumer {
 impl Consumer {
     pub fn decode(c: &mut Cursor<'_>) -> Result<Self, WireError> {
         let kind = c.u8()?;
-        if !matches!(kind, 1 | 2) {
+        if !matches!(kind, CONSUMER_KIND_SINGLE | CONSUMER_KIND_GROUP) {
             return Err(WireError::Invalid("consumer kind"));
         }
         Ok(Self { kind, id: Identifier::decode(c)? })

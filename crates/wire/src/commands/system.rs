@@ -144,14 +144,22 @@ pub const TRANSPORT_WEBSOCKET: u8 = 4;
 
 /// The GET_ME and GET_CLIENT reply, and each entry of GET_CLIENTS's (which are back to back, no
 /// count): `[client_id u32][user_id u32][transport u8][address_len u32][address]
-/// [consumer_groups_count u32]` (no groups).
-pub fn encode_me(client_id: u32, user_id: u32, transport: u8, address: &str, out: &mut BytesMut) {
+/// [consumer_groups_count u32]`. GET_ME and GET_CLIENT follow it with that many
+/// `groups::encode_membership` entries; GET_CLIENTS gives the count alone.
+pub fn encode_me(
+    client_id: u32,
+    user_id: u32,
+    transport: u8,
+    address: &str,
+    groups_count: u32,
+    out: &mut BytesMut,
+) {
     out.put_u32_le(client_id);
     out.put_u32_le(user_id);
     out.put_u8(transport);
     out.put_u32_le(address.len() as u32);
     out.put_slice(address.as_bytes());
-    out.put_u32_le(0);
+    out.put_u32_le(groups_count);
 }
 
 /// The user id a client listing gives a connection that has not logged in.

@@ -1,0 +1,186 @@
+//! One connection's consumer-group memberships: which partition its next group poll reads
+//! (round-robin over the partitions it owns now), and leaving every group when the connection
+//! ends. Who owns what is the snapshot's (`metadata::members`); joining and leaving go through
+//! the metadata owner. No I/O.
+
+use std::collections::HashMap;
+
+use eddy_wire::Identifier;
+use eddy_wire::commands::{CONSUMER_KIND_GROUP, CONSUMER_KIND_SINGLE, Consumer};
+
+use crate::error::ServerError;
+use crate::metadata::GroupKey;
+use crate::shard::message::{ConsumerId, MetaOp, MetaRequest, Snapshot};
+
+/// Where a member is in its round-robin over a group's partitions.
+#[derive(Debug, Default, Clone, Copy)]
+struct Turn {
+    /// Index of the next partition to poll among those owned.
+    next: usize,
+    /// The partition polled last (what an offset command without a partition means).
+    last: Option<u32>,
+}
+
+/// The groups a connection joined (none until the first JOIN: a connection at rest pays
+/// nothing).
+#[derive(Debug)]
+pub struct Memberships {
+    client: u32,
+    meta: flume::Sender<MetaRequest>,
+    turns: HashMap<GroupKey, Turn>,
+}
+
+impl Memberships {
+    pub fn new(client: u32, meta: flume::Sender<MetaRequest>) -> Self {
+        Self { client, meta, turns: HashMap::new() }
+    }
+
+    /// Forgets the round-robin position in a group left.
+    pub fn left(&mut self, group: GroupKey) {
+        self.turns.remove(&group);
+    }
+}
+
+impl Drop for Memberships {
+    /// The connection is gone: it leaves every group (not waited for; the metadata owner runs
+    /// it after anything this connection asked before).
+    fn drop(&mut self) {
+        let (reply, _) = flume::bounded(1);
+        let op = MetaOp::LeaveGroups { client: self.client };
+        self.meta.send(MetaRequest { op, reply }).ok();
+    }
+}
+
+/// What a consumer addresses in a command on `(stream, topic)`: the consumer id offsets are
+/// stored under, and the partition. A single consumer reads the partition asked (0 when none).
+/// A group consumer must be a member (joined on this connection); it reads the partition asked
+/// if it owns it, else its next one in turn (`advance`: a poll) or the one it polled last (an
+/// offset command). `None`: the member owns no partition (or not the one asked).
+pub fn resolve(
+    snapshot: &Snapshot,
+    memberships: Option<&mut Memberships>,
+    client: u32,
+    (stream, topic): (&Identifier, &Identifier),
+    consumer: &Consumer,
+    partition: Option<u32>,
+    advance: bool,
+) -> Result<Option<(ConsumerId, u32)>, ServerError> {
+    if consumer.kind == CONSUMER_KIND_SINGLE {
+        return Ok(Some(((CONSUMER_KIND_SINGLE, consumer.id.clone()), partition.unwrap_or(0))));
+    }
+    let (s, t, g) = snapshot.catalog.group(stream, topic, &consumer.id)?;
+    let key = GroupKey { stream: s.id, topic: t.id, group: g.id };
+    let id = (CONSUMER_KIND_GROUP, Identifier::Numeric(g.id));
+    if memberships.is_none() || !snapshot.members.contains(key, client) {
+        return Err(ServerError::NotGroupMember(client, consumer.id.clone()));
+    }
+    let owned = snapshot.members.partitions_of(key, client, t.partitions.len() as u32);
+    if let Some(p) = partition {
+        return Ok(owned.contains(&p).then_some((id, p)));
+    }
+    if owned.is_empty() {
+        return Ok(None);
+    }
+    let Some(m) = memberships else { return Ok(None) };
+    let turn = m.turns.entry(key).or_default();
+    let chosen = match (advance, turn.last) {
+        (false, Some(last)) if owned.contains(&last) => last,
+        (false, _) => owned[0],
+        (true, _) => {
+            let p = owned[turn.next % owned.len()];
+            turn.next = (turn.next % owned.len()) + 1;
+            p
+        }
+    };
+    turn.last = Some(chosen);
+    Ok(Some((id, chosen)))
+}
+
+/// The consumer id a group consumer's stored offsets go under, for a command that needs no
+/// membership (GET_CONSUMER_OFFSET): the group's numeric id.
+pub fn stored_id(
+    snapshot: &Snapshot,
+    (stream, topic): (&Identifier, &Identifier),
+    consumer: &Consumer,
+) -> Result<ConsumerId, ServerError> {
+    if consumer.kind == CONSUMER_KIND_SINGLE {
+        return Ok((CONSUMER_KIND_SINGLE, consumer.id.clone()));
+    }
+    let key = snapshot.catalog.group_key(stream, topic, &consumer.id)?;
+    Ok((CONSUMER_KIND_GROUP, Identifier::Numeric(key.group)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::TopicSettings;
+
+    fn snapshot_with(members: &[u32], partitions: u32) -> Snapshot {
+        let mut catalog = crate::metadata::Catalog::default();
+        catalog.create_stream("s", 0).unwrap();
+        let settings = TopicSettings {
+            name: "t".into(),
+            compression: 1,
+            message_expiry: 0,
+            max_topic_size: 0,
+            replication_factor: 1,
+        };
+        catalog.create_topic(&Identifier::Numeric(0), settings, partitions, 0).unwrap();
+        let key =
+            catalog.create_group(&Identifier::Numeric(0), &Identifier::Numeric(0), "g", 0).unwrap();
+        let mut snapshot = Snapshot { catalog, ..Snapshot::default() };
+        for m in members {
+            snapshot.members.join(key, *m);
+        }
+        snapshot
+    }
+
+    #[test]
+    fn a_member_polls_its_own_partitions_in_turn_and_offsets_use_the_last_one() {
+        let snapshot = snapshot_with(&[1, 2], 5);
+        let (meta, _rx) = flume::unbounded();
+        let mut mine = Memberships::new(1, meta);
+        let ids = (&Identifier::Numeric(0), &Identifier::Name("t".into()));
+        let group = Consumer { kind: CONSUMER_KIND_GROUP, id: Identifier::Name("g".into()) };
+        let mut poll = |advance| {
+            resolve(&snapshot, Some(&mut mine), 1, ids, &group, None, advance).unwrap().unwrap()
+        };
+        let polled: Vec<u32> = (0..4).map(|_| poll(true).1).collect();
+        assert_eq!(polled, vec![0, 2, 4, 0], "client 1 owns 0, 2 and 4");
+        assert_eq!(poll(false).1, 0, "an offset command means the partition polled last");
+        assert_eq!(poll(true).0, (CONSUMER_KIND_GROUP, Identifier::Numeric(0)), "by id");
+        let mut asked = |p| resolve(&snapshot, Some(&mut mine), 1, ids, &group, Some(p), true);
+        assert!(asked(4).unwrap().is_some());
+        assert!(asked(3).unwrap().is_none(), "owned by client 2");
+        let mut stranger = Memberships::new(3, flume::unbounded().0);
+        let err = resolve(&snapshot, Some(&mut stranger), 3, ids, &group, None, true);
+        assert!(matches!(err, Err(ServerError::NotGroupMember(3, _))));
+        assert!(
+            matches!(
+                resolve(&snapshot, None, 1, ids, &group, None, true),
+                Err(ServerError::NotGroupMember(..))
+            ),
+            "a member by id, but not through this connection"
+        );
+        let unknown = Consumer { kind: CONSUMER_KIND_GROUP, id: Identifier::Numeric(9) };
+        assert!(matches!(
+            resolve(&snapshot, Some(&mut mine), 1, ids, &unknown, None, true),
+            Err(ServerError::GroupNotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_member_without_partitions_reads_none_and_a_dropped_connection_leaves() {
+        let snapshot = snapshot_with(&[1, 2, 3], 2);
+        let (meta, rx) = flume::unbounded();
+        let mut third = Memberships::new(3, meta);
+        let ids = (&Identifier::Numeric(0), &Identifier::Numeric(0));
+        let group = Consumer { kind: CONSUMER_KIND_GROUP, id: Identifier::Numeric(0) };
+        assert!(
+            resolve(&snapshot, Some(&mut third), 3, ids, &group, None, true).unwrap().is_none()
+        );
+        drop(third);
+        let request = rx.try_recv().expect("a leave on drop");
+        assert!(matches!(request.op, MetaOp::LeaveGroups { client: 3 }));
+    }
+}
