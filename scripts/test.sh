@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs everything: formatting, lints, eddy-ws's docs, unit/property/loopback tests, both Autobahn|Testsuite runs
 # (server and client; fails on any non-OK case), a short coverage-guided fuzz run of every
-# parser, the TypeScript SDK's suites (Node and Chromium), and a seconds-long smoke of the
-# benchmarks.
+# parser, the TypeScript SDK's suites (Node and Chromium), Apache Iggy's Python SDK suite, and a
+# seconds-long smoke of the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +37,9 @@ scripts/browser-test.sh
 
 step "TypeScript SDK: size, Node and headless Chromium suites (scripts/js-test.sh)"
 scripts/js-test.sh
+
+step "Apache Iggy's Python SDK against eddy-server (scripts/python-test.sh)"
+scripts/python-test.sh
 
 step "fuzzing: every parser that takes outside bytes, 15 s each (scripts/fuzz.sh)"
 scripts/fuzz.sh 15
