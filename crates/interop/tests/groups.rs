@@ -3,7 +3,8 @@
 //! partitions each member owns, polls that read only a member's own partitions, leave, a closed
 //! connection leaving by itself, delete), then the SDK's high-level consumer: two members of one
 //! group share a topic's messages, each delivered once, and the one left takes over every
-//! partition when the other goes.
+//! partition when the other goes; a member that dies (its socket closed, nothing said) leaves
+//! what it had not committed to the others.
 
 mod common;
 
@@ -272,6 +273,136 @@ async fn high_level(transport: Transport) {
     assert_eq!(parts(&rest), (0..PARTITIONS).collect::<BTreeSet<u32>>());
     drop(server);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The wire by hand for a member that dies: a raw TCP connection the test drops (as a killed
+/// process's socket is closed), so nothing but the closed socket tells the server.
+mod raw {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+
+    pub struct Conn(TcpStream);
+
+    fn numeric(id: u32) -> Vec<u8> {
+        let mut v = vec![1, 4];
+        v.extend_from_slice(&id.to_le_bytes());
+        v
+    }
+
+    impl Conn {
+        pub fn open(addr: SocketAddr, password: &str) -> Self {
+            let mut c = Self(TcpStream::connect(addr).unwrap());
+            let mut login = vec![4];
+            login.extend_from_slice(b"iggy");
+            login.push(password.len() as u8);
+            login.extend_from_slice(password.as_bytes());
+            login.extend_from_slice(&[0; 8]);
+            assert_eq!(c.request(38, &login).0, 0, "login");
+            c
+        }
+
+        pub fn request(&mut self, code: u32, payload: &[u8]) -> (u32, Vec<u8>) {
+            let mut frame = ((payload.len() + 4) as u32).to_le_bytes().to_vec();
+            frame.extend_from_slice(&code.to_le_bytes());
+            frame.extend_from_slice(payload);
+            self.0.write_all(&frame).unwrap();
+            let mut head = [0u8; 8];
+            self.0.read_exact(&mut head).unwrap();
+            let len = u32::from_le_bytes(head[4..].try_into().unwrap()) as usize;
+            let mut body = vec![0u8; len];
+            self.0.read_exact(&mut body).unwrap();
+            (u32::from_le_bytes(head[..4].try_into().unwrap()), body)
+        }
+
+        /// JOIN_CONSUMER_GROUP (604) of group `g` in stream 0, topic 0.
+        pub fn join(&mut self, g: u32) {
+            let ids = [numeric(0), numeric(0), numeric(g)].concat();
+            assert_eq!(self.request(604, &ids).0, 0, "join");
+        }
+
+        /// A group poll (Next, no auto-commit): `(partition, count)` of the reply.
+        pub fn poll(&mut self, g: u32, count: u32) -> (u32, u32) {
+            let mut p = [vec![2], numeric(g), numeric(0), numeric(0)].concat();
+            p.extend_from_slice(&[0, 0, 0, 0, 0, 5]); // no partition; strategy next
+            p.extend_from_slice(&0u64.to_le_bytes());
+            p.extend_from_slice(&count.to_le_bytes());
+            p.push(0);
+            let (status, body) = self.request(100, &p);
+            assert_eq!(status, 0, "group poll");
+            let partition = u32::from_le_bytes(body[..4].try_into().unwrap());
+            (partition, u32::from_le_bytes(body[12..16].try_into().unwrap()))
+        }
+
+        /// STORE_CONSUMER_OFFSET (121) for the group on `partition`.
+        pub fn commit(&mut self, g: u32, partition: u32, offset: u64) {
+            let mut p = [vec![2], numeric(g), numeric(0), numeric(0)].concat();
+            p.push(1);
+            p.extend_from_slice(&partition.to_le_bytes());
+            p.extend_from_slice(&offset.to_le_bytes());
+            assert_eq!(self.request(121, &p).0, 0, "commit");
+        }
+    }
+}
+
+/// A member polls without auto-commit, commits part of what it read and dies: the survivor
+/// gets every message the dead one had not committed, and everything else, none skipped.
+async fn a_member_dies(transport: Transport) {
+    let dir = temp_data_dir(&format!("groups-kill-{transport:?}"));
+    let server = Server::start(&dir, 2, true);
+    let survivor = client(&server, transport).await;
+    let stream = Identifier::numeric(0).unwrap();
+    let topic = Identifier::numeric(0).unwrap();
+    survivor.create_stream("k").await.unwrap();
+    common::create_topic(&survivor, &stream, "jobs", PARTITIONS).await;
+    let gid = survivor.create_consumer_group(&stream, &topic, "w").await.unwrap().id;
+    let group_id = Identifier::numeric(gid).unwrap();
+    send(&survivor, &stream, &topic, 0..90).await;
+    let tcp = server.tcp;
+    let (partition, read) = tokio::task::spawn_blocking(move || {
+        let mut doomed = raw::Conn::open(tcp, "iggy");
+        doomed.join(gid);
+        let (partition, read) = doomed.poll(gid, 10);
+        doomed.commit(gid, partition, 4); // processed offsets 0..=4 of the 10 it read
+        (partition, read)
+        // dropped here: the socket closes with no LEAVE
+    })
+    .await
+    .unwrap();
+    assert_eq!(read, 10);
+    survivor.join_consumer_group(&stream, &topic, &group_id).await.unwrap();
+    members_become(&survivor, &stream, &topic, &group_id, 1).await;
+    let group = Consumer::group(group_id.clone());
+    let mut got = Vec::new();
+    let mut empty_in_a_row = 0;
+    while empty_in_a_row < PARTITIONS {
+        let polled = survivor
+            .poll_messages(&stream, &topic, None, &group, &PollingStrategy::next(), 8, true)
+            .await
+            .unwrap();
+        empty_in_a_row = if polled.messages.is_empty() { empty_in_a_row + 1 } else { 0 };
+        got.extend(
+            polled.messages.iter().map(|m| (polled.partition_id, m.header.offset, id_of(m))),
+        );
+    }
+    let ids: BTreeSet<u32> = got.iter().map(|g| g.2).collect();
+    let committed: BTreeSet<u32> = (0..5).map(|k| partition + PARTITIONS * k).collect();
+    let expected: BTreeSet<u32> = (0..90).filter(|i| !committed.contains(i)).collect();
+    assert_eq!(ids, expected, "all but what the dead member committed");
+    assert_eq!(got.len(), ids.len(), "nothing twice");
+    let resumed = got.iter().filter(|g| g.0 == partition).map(|g| g.1).min();
+    assert_eq!(resumed, Some(5), "its partition resumes after the committed offset");
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_dies_leaves_its_uncommitted_messages_to_the_others_over_tcp() {
+    a_member_dies(Transport::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_dies_leaves_its_uncommitted_messages_to_the_others_over_websocket() {
+    a_member_dies(Transport::WebSocket).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
