@@ -47,6 +47,7 @@
 //!                             # in <data_dir>/root_password.phc; set it (e.g. "iggy") to choose
 //! max_failed_logins = 5       # per connection; the next failure closes it
 //! login_backoff_max_ms = 30000 # per-IP back-off after failures, doubling from 100 ms up to this
+//! max_tokens_per_user = 100   # personal access tokens one user may hold
 //! ```
 //! The server's own WebSocket origin is always allowed: `http://` (and `https://`) with the
 //! bound address, plus `localhost`, `127.0.0.1` and `[::1]` with the port when it listens on a
@@ -140,6 +141,7 @@ pub struct AuthConfig {
     pub root_password: String,
     pub max_failed_logins: u32,
     pub login_backoff_max_ms: u64,
+    pub max_tokens_per_user: usize,
 }
 
 /// The password Iggy ships for its root user: never a default here, only when set explicitly.
@@ -203,6 +205,7 @@ impl Default for AuthConfig {
             root_password: String::new(),
             max_failed_logins: 5,
             login_backoff_max_ms: 30_000,
+            max_tokens_per_user: 100,
         }
     }
 }

@@ -3,6 +3,7 @@
 use eddy_wire::codes::status;
 use eddy_wire::{Identifier, WireError};
 
+use crate::auth::TokenError;
 use crate::storage::StorageError;
 
 /// Why a command failed.
@@ -47,6 +48,8 @@ pub enum ServerError {
     /// A consumer group's offset was named for a partition its member does not own.
     #[error("consumer {0} owns no such partition")]
     NotResolvedConsumer(Identifier),
+    #[error("personal access token: {0}")]
+    Token(#[from] crate::auth::TokenError),
     #[error("subscription {0} not found")]
     SubscriptionNotFound(u32),
     #[error("too many subscriptions on one connection (at most {0})")]
@@ -92,6 +95,16 @@ impl ServerError {
             Self::InvalidGroupName => status::INVALID_CONSUMER_GROUP_NAME,
             Self::NotGroupMember(..) => status::CONSUMER_GROUP_MEMBER_NOT_FOUND,
             Self::NotResolvedConsumer(_) => status::NOT_RESOLVED_CONSUMER,
+            Self::Token(e) => match e {
+                TokenError::InvalidName => status::INVALID_PERSONAL_ACCESS_TOKEN_NAME,
+                TokenError::NameExists(_) => status::PERSONAL_ACCESS_TOKEN_ALREADY_EXISTS,
+                TokenError::LimitReached(_) => status::PERSONAL_ACCESS_TOKENS_LIMIT_REACHED,
+                TokenError::Invalid => status::INVALID_PERSONAL_ACCESS_TOKEN,
+                TokenError::Expired(_) => status::PERSONAL_ACCESS_TOKEN_EXPIRED,
+                TokenError::Io { .. } | TokenError::Corrupt(_) | TokenError::Random(_) => {
+                    status::ERROR
+                }
+            },
             Self::SubscriptionNotFound(_) => status::SUBSCRIPTION_NOT_FOUND,
             Self::TooManySubscriptions(_) => status::TOO_MANY_SUBSCRIPTIONS,
             Self::Storage(_) => status::CANNOT_APPEND_MESSAGE,

@@ -1,5 +1,6 @@
-//! One connection's login state and identity, the permission rule (before login only PING and
-//! LOGIN_USER are served), and the deadlines its reads run under. No I/O.
+//! One connection's login state and identity, the permission rule (before login only PING,
+//! LOGIN_USER and LOGIN_WITH_PERSONAL_ACCESS_TOKEN are served), and the deadlines its reads run
+//! under. No I/O.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -86,7 +87,11 @@ impl Session {
     /// Fails with `Unauthenticated` unless `code` may run in this session.
     pub fn authorize(&self, code: u32) -> Result<(), ServerError> {
         match (code, self.user_id) {
-            (command::PING | command::LOGIN_USER, _) | (_, Some(_)) => Ok(()),
+            (
+                command::PING | command::LOGIN_USER | command::LOGIN_WITH_PERSONAL_ACCESS_TOKEN,
+                _,
+            )
+            | (_, Some(_)) => Ok(()),
             (_, None) => Err(ServerError::Unauthenticated),
         }
     }

@@ -1,12 +1,63 @@
 //! Who may log in: the root user's credentials (a configured password compared in constant
-//! time, or the generated one stored as an Argon2id hash in the data directory) and the per-IP
-//! back-off after failed logins. No sockets, no wire types.
+//! time, or the generated one stored as an Argon2id hash in the data directory), personal access
+//! tokens, and the per-IP back-off after failed logins. No sockets, no wire types.
 
 pub mod root_password;
 pub mod throttle;
+pub mod tokens;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 pub use root_password::{RootCredentials, RootPasswordError};
 pub use throttle::LoginThrottle;
+pub use tokens::{TokenError, Tokens};
+
+/// The 62 characters of generated secrets.
+const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// `len` characters from the OS CSPRNG, each of the 62 alphanumerics equally likely.
+pub fn random_alphanumeric(len: usize) -> Result<String, getrandom::Error> {
+    let mut out = String::with_capacity(len);
+    // Rejection sampling keeps every character equally likely.
+    let limit = 256 - (256 % ALPHABET.len());
+    while out.len() < len {
+        let mut bytes = [0u8; 64];
+        getrandom::fill(&mut bytes)?;
+        for b in bytes {
+            if (b as usize) < limit && out.len() < len {
+                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces `dir/name` with `bytes` atomically and durably, readable by the owner only: a
+/// temporary file (mode 0600), synced, renamed over the old one, the directory synced. An
+/// error says what failed on which path.
+pub fn store_private(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
+    let at = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| (what, path, source)
+    };
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(at("creating", &tmp))?;
+    file.write_all(bytes).map_err(at("writing", &tmp))?;
+    file.sync_all().map_err(at("syncing", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(at("renaming", &path))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(at("syncing", dir))?;
+    Ok(())
+}
 
 /// Compares two byte strings in time that depends only on their lengths, never on where they
 /// first differ (a length mismatch still walks the longer input).

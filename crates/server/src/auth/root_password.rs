@@ -4,19 +4,17 @@
 //! `<data_dir>/root_password.phc` (written to a temporary file, synced, renamed, directory
 //! synced); later starts load that hash. No network, no logging of secrets.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
-use super::constant_time_eq;
+use super::{constant_time_eq, random_alphanumeric, store_private};
 
 /// The file holding the generated password's hash.
 pub const HASH_FILE: &str = "root_password.phc";
 /// Characters of a generated password (an alphabet of 62: ~143 bits).
 const GENERATED_LEN: usize = 24;
-const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// How the root user's password is checked.
 #[derive(Clone)]
@@ -71,7 +69,7 @@ impl RootCredentials {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let password = generate()?;
                 let phc = hash(&password)?;
-                store(data_dir, &path, &phc)?;
+                store(data_dir, &phc)?;
                 Ok((Self::Hashed(phc), Some(password)))
             }
             Err(source) => Err(RootPasswordError::Io { what: "reading", path, source }),
@@ -96,19 +94,7 @@ impl RootCredentials {
 }
 
 fn generate() -> Result<String, RootPasswordError> {
-    let mut out = String::with_capacity(GENERATED_LEN);
-    // Rejection sampling keeps every character equally likely.
-    let limit = 256 - (256 % ALPHABET.len());
-    while out.len() < GENERATED_LEN {
-        let mut bytes = [0u8; 64];
-        getrandom::fill(&mut bytes).map_err(|e| RootPasswordError::Random(e.to_string()))?;
-        for b in bytes {
-            if (b as usize) < limit && out.len() < GENERATED_LEN {
-                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
-            }
-        }
-    }
-    Ok(out)
+    random_alphanumeric(GENERATED_LEN).map_err(|e| RootPasswordError::Random(e.to_string()))
 }
 
 fn hash(password: &str) -> Result<String, RootPasswordError> {
@@ -121,23 +107,10 @@ fn hash(password: &str) -> Result<String, RootPasswordError> {
         .map_err(|e| RootPasswordError::Hash(e.to_string()))
 }
 
-fn store(dir: &Path, path: &Path, phc: &str) -> Result<(), RootPasswordError> {
-    let io = |what: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RootPasswordError::Io { what, path, source }
-    };
-    let tmp = dir.join(format!("{HASH_FILE}.tmp"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(io("creating", &tmp))?;
-    file.write_all(phc.as_bytes()).map_err(io("writing", &tmp))?;
-    file.write_all(b"\n").map_err(io("writing", &tmp))?;
-    file.sync_all().map_err(io("syncing", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(io("renaming", path))?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing", dir))?;
-    Ok(())
+fn store(dir: &Path, phc: &str) -> Result<(), RootPasswordError> {
+    let line = format!("{phc}\n");
+    store_private(dir, HASH_FILE, line.as_bytes())
+        .map_err(|(what, path, source)| RootPasswordError::Io { what, path, source })
 }
 
 #[cfg(test)]
@@ -152,7 +125,7 @@ mod tests {
         let (creds, shown) = RootCredentials::load_or_generate("", &dir).unwrap();
         let password = shown.expect("first start shows the new password");
         assert_eq!(password.len(), GENERATED_LEN);
-        assert!(password.bytes().all(|b| ALPHABET.contains(&b)));
+        assert!(password.bytes().all(|b| b.is_ascii_alphanumeric()));
         let stored = std::fs::read_to_string(dir.join(HASH_FILE)).unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         assert!(!stored.contains(&password));

@@ -8,6 +8,7 @@ mod offsets;
 mod push;
 mod streams;
 mod system;
+mod tokens;
 mod topics;
 
 use bytes::BytesMut;
@@ -40,6 +41,14 @@ pub async fn handle(
             ctx.clients.set_user(session.client_id, session.user_id);
             reply
         }
+        c::LOGIN_WITH_PERSONAL_ACCESS_TOKEN => {
+            let reply = Box::pin(tokens::login(ctx, session, &payload)).await;
+            ctx.clients.set_user(session.client_id, session.user_id);
+            reply
+        }
+        c::GET_PERSONAL_ACCESS_TOKENS => Box::pin(tokens::get_all(ctx, session)).await,
+        c::CREATE_PERSONAL_ACCESS_TOKEN => Box::pin(tokens::create(ctx, session, &payload)).await,
+        c::DELETE_PERSONAL_ACCESS_TOKEN => Box::pin(tokens::delete(ctx, session, &payload)).await,
         c::LOGOUT_USER => {
             session.logout();
             ctx.clients.set_user(session.client_id, session.user_id);

@@ -32,11 +32,7 @@ pub async fn login(
 ) -> Result<Reply, ServerError> {
     let login = Login::decode(payload)?;
     let shared = &ctx.shared;
-    let ip = session.peer.ip();
-    let delay = shared.throttle.delay(ip, Instant::now());
-    if !delay.is_zero() {
-        compio::time::sleep(delay).await;
-    }
+    login_backoff(ctx, session).await;
     let user_ok =
         constant_time_eq(login.username.as_bytes(), ctx.config.auth.root_username.as_bytes());
     let password_ok = if shared.root.is_hashed() {
@@ -46,25 +42,44 @@ pub async fn login(
         shared.root.verify(&login.password)
     };
     if !(user_ok & password_ok) {
-        session.failed_logins = session.failed_logins.saturating_add(1);
-        let from_address = shared.throttle.failed(ip, Instant::now());
-        tracing::warn!(
-            peer = %session.address,
-            user = ?login.username,
-            on_connection = session.failed_logins,
-            from_address,
-            "failed login"
-        );
-        if session.failed_logins >= ctx.config.auth.max_failed_logins {
-            session.close = Some("too many failed logins");
-        }
+        failed_login(ctx, session, &login.username);
         return Err(ServerError::InvalidCredentials);
     }
-    shared.throttle.succeeded(ip);
-    session.user_id = Some(ROOT_USER_ID);
+    Ok(logged_in(ctx, session, ROOT_USER_ID))
+}
+
+/// Waits out the peer address's back-off before a login attempt is checked.
+pub async fn login_backoff(ctx: &ShardCtx, session: &Session) {
+    let delay = ctx.shared.throttle.delay(session.peer.ip(), Instant::now());
+    if !delay.is_zero() {
+        compio::time::sleep(delay).await;
+    }
+}
+
+/// Counts a failed login against the peer address and the connection (closed after
+/// `auth.max_failed_logins` of them), and logs it with the peer address.
+pub fn failed_login(ctx: &ShardCtx, session: &mut Session, who: &str) {
+    session.failed_logins = session.failed_logins.saturating_add(1);
+    let from_address = ctx.shared.throttle.failed(session.peer.ip(), Instant::now());
+    tracing::warn!(
+        peer = %session.address,
+        user = ?who,
+        on_connection = session.failed_logins,
+        from_address,
+        "failed login"
+    );
+    if session.failed_logins >= ctx.config.auth.max_failed_logins {
+        session.close = Some("too many failed logins");
+    }
+}
+
+/// A successful login as `user_id`: the identity reply.
+pub fn logged_in(ctx: &ShardCtx, session: &mut Session, user_id: u32) -> Reply {
+    ctx.shared.throttle.succeeded(session.peer.ip());
+    session.user_id = Some(user_id);
     let mut out = BytesMut::with_capacity(4);
-    encode_identity(ROOT_USER_ID, &mut out);
-    Ok(Reply::ok(out))
+    encode_identity(user_id, &mut out);
+    Reply::ok(out)
 }
 
 pub fn me(ctx: &ShardCtx, session: &Session) -> Reply {

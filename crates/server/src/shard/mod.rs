@@ -45,6 +45,8 @@ pub struct Shared {
     pub admission: Arc<Admission>,
     pub throttle: LoginThrottle,
     pub root: RootCredentials,
+    /// Personal access tokens (touched only by the token commands and token logins).
+    pub tokens: std::sync::Mutex<crate::auth::Tokens>,
     pub origins: OriginPolicy,
     pub tls: Acceptors,
     /// One slot per shard, indexed by shard id.
@@ -125,6 +127,8 @@ pub enum StartError {
     Locked(#[from] LockError),
     #[error("root password: {0}")]
     RootPassword(#[from] RootPasswordError),
+    #[error("personal access tokens: {0}")]
+    Tokens(#[from] crate::auth::TokenError),
     #[error("TLS: {0}")]
     Tls(#[from] eddy_ws::tls::TlsError),
 }
@@ -289,6 +293,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     let tls = Acceptors::from_config(&config)?;
     let (root, generated_root_password) =
         RootCredentials::load_or_generate(&config.auth.root_password, &data_dir)?;
+    let tokens = crate::auth::Tokens::load(&data_dir, config.auth.max_tokens_per_user)?;
     let catalog = store::load(&data_dir)?;
     remove_unlisted(&data_dir, &catalog);
     let n = config.shard_count();
@@ -334,6 +339,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
             config.auth.login_backoff_max_ms,
         )),
         root,
+        tokens: std::sync::Mutex::new(tokens),
         origins: OriginPolicy::new(
             ws_addr.unwrap_or(config.websocket.address),
             &config.websocket.allowed_origins,

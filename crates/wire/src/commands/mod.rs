@@ -7,6 +7,7 @@ pub mod offsets;
 pub mod push;
 pub mod streams;
 pub mod system;
+pub mod tokens;
 pub mod topics;
 pub mod users;
 
