@@ -1,16 +1,19 @@
 //! Every decoder of Iggy's binary protocol that the server runs on a client's bytes: the request
 //! header (with the size limit) and each command's payload (login, streams, topics, partitions,
-//! send with its batch validation, poll and deferred poll, offsets, flush). Never panics; a
-//! decoded send batch's lengths cover its messages exactly; a decoded deferred poll's wait is
-//! within the protocol's 600 s and the granted wait never exceeds it.
+//! send with its batch validation, poll and deferred poll, offsets, flush, consumer groups,
+//! personal access tokens, client lookups). Never panics; a decoded send batch's lengths cover
+//! its messages exactly; a decoded deferred poll's wait is within the protocol's 600 s and the
+//! granted wait never exceeds it.
 
 #![no_main]
 
 use eddy_wire::commands::messages::{PollDeferred, PollMessages, SendMessages, decode_flush};
 use eddy_wire::commands::offsets::OffsetKey;
 use eddy_wire::commands::streams;
+use eddy_wire::commands::system::decode_get_client;
 use eddy_wire::commands::topics::{CreateTopic, UpdateTopic, decode_ids, decode_partitions};
 use eddy_wire::commands::users::Login;
+use eddy_wire::commands::{groups, tokens};
 use eddy_wire::framing::RequestHeader;
 use libfuzzer_sys::fuzz_target;
 
@@ -32,6 +35,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(d.granted_wait_us(u64::MAX) <= d.wait_us);
     }
     let _ = decode_flush(data);
+    let _ = groups::decode_group(data);
+    let _ = groups::decode_groups(data);
+    let _ = groups::decode_create(data);
+    let _ = tokens::decode_create(data);
+    let _ = tokens::decode_name(data, "token");
+    let _ = decode_get_client(data);
     let _ = OffsetKey::decode_payload(data);
     let _ = OffsetKey::decode_store(data);
     if let Ok(send) = SendMessages::decode(data) {
