@@ -356,6 +356,11 @@ async fn group_members_wait_on_their_own_partitions_and_are_answered_by_appends_
         m.join_group(&S, &T, &group).await.unwrap();
         members.push(m);
     }
+    // The first member owned both partitions; the second's moves over once the first's
+    // in-flight poll is done, which its next poll shows.
+    let spec = poll(PollingStrategy::Next, 10, true);
+    assert!(members[0].poll_group(&S, &T, &group, &spec).await.unwrap().messages.is_empty());
+    compio::time::sleep(Duration::from_millis(100)).await;
     let waits: Vec<_> = members
         .into_iter()
         .map(|mut m| {

@@ -92,6 +92,24 @@ async fn by_hand(transport: Transport) {
     a.join_consumer_group(&stream, &topic, &name).await.unwrap();
     let details = a.get_consumer_group(&stream, &topic, &name).await.unwrap().unwrap();
     assert_eq!(details.members_count, 2, "joining twice is one membership");
+    // Cooperative: b's share is still a's until a's in-flight poll is done (a is listed with
+    // all three, b with none); a's next command settles it.
+    let shares = |d: &ConsumerGroupDetails| -> Vec<usize> {
+        d.members.iter().map(|m| m.partitions.len()).collect()
+    };
+    assert_eq!(shares(&details), vec![3, 0]);
+    let next = PollingStrategy::next();
+    let none = a.poll_messages(&stream, &topic, None, &group, &next, 1, true).await;
+    assert!(none.unwrap().messages.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let details = loop {
+        let d = a.get_consumer_group(&stream, &topic, &name).await.unwrap().unwrap();
+        if shares(&d) == vec![2, 1] {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "never settled: {:?}", d.members);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let owned: Vec<BTreeSet<u32>> =
         details.members.iter().map(|m| m.partitions.iter().copied().collect()).collect();
     assert!(owned[0].is_disjoint(&owned[1]));

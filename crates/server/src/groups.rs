@@ -12,6 +12,9 @@ use crate::error::ServerError;
 use crate::metadata::GroupKey;
 use crate::shard::message::{ConsumerId, MetaOp, MetaRequest, Snapshot};
 
+/// How long a member waits before asking again to settle revocations still in its snapshot.
+const SETTLE_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Where a member is in its round-robin over a group's partitions.
 #[derive(Debug, Default, Clone, Copy)]
 struct Turn {
@@ -28,16 +31,37 @@ pub struct Memberships {
     client: u32,
     meta: flume::Sender<MetaRequest>,
     turns: HashMap<GroupKey, Turn>,
+    /// When a settle was last asked (its snapshot takes a moment to arrive: not asked again
+    /// before `SETTLE_RETRY`).
+    settle_asked: Option<std::time::Instant>,
 }
 
 impl Memberships {
     pub fn new(client: u32, meta: flume::Sender<MetaRequest>) -> Self {
-        Self { client, meta, turns: HashMap::new() }
+        Self { client, meta, turns: HashMap::new(), settle_asked: None }
     }
 
     /// Forgets the round-robin position in a group left.
     pub fn left(&mut self, group: GroupKey) {
         self.turns.remove(&group);
+    }
+
+    /// A command of this member arrived, so its previous poll is done: if it is giving
+    /// partitions up (or one owed to it waited too long), asks the metadata owner to move them,
+    /// once per snapshot (not waited for: the next snapshot carries it).
+    fn settle_if_due(&mut self, snapshot: &Snapshot, group: GroupKey) {
+        let now = crate::shard::partition::now_micros();
+        if !snapshot.members.should_settle(group, self.client, now) {
+            return;
+        }
+        let asked_lately = self.settle_asked.is_some_and(|at| at.elapsed() < SETTLE_RETRY);
+        if asked_lately {
+            return;
+        }
+        self.settle_asked = Some(std::time::Instant::now());
+        let (reply, _) = flume::bounded(1);
+        let op = MetaOp::SettleRevocations { group, client: self.client };
+        self.meta.send(MetaRequest { op, reply }).ok();
     }
 }
 
@@ -74,14 +98,15 @@ pub fn resolve(
     if memberships.is_none() || !snapshot.members.contains(key, client) {
         return Err(ServerError::NotGroupMember(client, consumer.id.clone()));
     }
-    let owned = snapshot.members.partitions_of(key, client, t.partitions.len() as u32);
+    let Some(m) = memberships else { return Ok(None) };
+    m.settle_if_due(snapshot, key);
+    let owned = snapshot.members.polls(key, client);
     if let Some(p) = partition {
         return Ok(owned.contains(&p).then_some((id, p)));
     }
     if owned.is_empty() {
         return Ok(None);
     }
-    let Some(m) = memberships else { return Ok(None) };
     let turn = m.turns.entry(key).or_default();
     let chosen = match (advance, turn.last) {
         (false, Some(last)) if owned.contains(&last) => last,
@@ -130,7 +155,8 @@ mod tests {
             catalog.create_group(&Identifier::Numeric(0), &Identifier::Numeric(0), "g", 0).unwrap();
         let mut snapshot = Snapshot { catalog, ..Snapshot::default() };
         for m in members {
-            snapshot.members.join(key, *m);
+            snapshot.members.join(key, *m, partitions, 0);
+            snapshot.members.settle(key, 1, 0);
         }
         snapshot
     }
@@ -146,11 +172,11 @@ mod tests {
             resolve(&snapshot, Some(&mut mine), 1, ids, &group, None, advance).unwrap().unwrap()
         };
         let polled: Vec<u32> = (0..4).map(|_| poll(true).1).collect();
-        assert_eq!(polled, vec![0, 2, 4, 0], "client 1 owns 0, 2 and 4");
+        assert_eq!(polled, vec![0, 1, 2, 0], "client 1 kept 0, 1 and 2 when 2 joined");
         assert_eq!(poll(false).1, 0, "an offset command means the partition polled last");
         assert_eq!(poll(true).0, (CONSUMER_KIND_GROUP, Identifier::Numeric(0)), "by id");
         let mut asked = |p| resolve(&snapshot, Some(&mut mine), 1, ids, &group, Some(p), true);
-        assert!(asked(4).unwrap().is_some());
+        assert!(asked(2).unwrap().is_some());
         assert!(asked(3).unwrap().is_none(), "owned by client 2");
         let mut stranger = Memberships::new(3, flume::unbounded().0);
         let err = resolve(&snapshot, Some(&mut stranger), 3, ids, &group, None, true);
@@ -167,6 +193,29 @@ mod tests {
             resolve(&snapshot, Some(&mut mine), 1, ids, &unknown, None, true),
             Err(ServerError::GroupNotFound(_))
         ));
+    }
+
+    #[test]
+    fn a_member_giving_partitions_up_skips_them_and_asks_once_to_settle() {
+        let mut snapshot = snapshot_with(&[1], 4);
+        let key = GroupKey { stream: 0, topic: 0, group: 0 };
+        snapshot.members.join(key, 2, 4, 0);
+        let (meta, rx) = flume::unbounded();
+        let mut first = Memberships::new(1, meta);
+        let ids = (&Identifier::Numeric(0), &Identifier::Numeric(0));
+        let group = Consumer { kind: CONSUMER_KIND_GROUP, id: Identifier::Numeric(0) };
+        let mut polled = Vec::new();
+        for _ in 0..4 {
+            let got = resolve(&snapshot, Some(&mut first), 1, ids, &group, None, true);
+            polled.push(got.unwrap().unwrap().1);
+        }
+        assert_eq!(polled, vec![0, 1, 0, 1], "2 and 3 are on their way to client 2");
+        let asked: Vec<MetaRequest> = rx.try_iter().collect();
+        assert_eq!(asked.len(), 1, "asked once, not per poll");
+        assert!(matches!(asked[0].op, MetaOp::SettleRevocations { client: 1, .. }));
+        let mut second = Memberships::new(2, flume::unbounded().0);
+        let got = resolve(&snapshot, Some(&mut second), 2, ids, &group, None, true).unwrap();
+        assert!(got.is_none(), "not its own until settled");
     }
 
     #[test]

@@ -13,14 +13,15 @@ use crate::shard::ShardCtx;
 use crate::shard::message::{MetaOp, Snapshot};
 use crate::transport::conn::Reply;
 
-/// A group's details: the group, then each member (client id) and the partitions it owns now.
+/// A group's details: the group, then each member (client id) and the partitions assigned to
+/// it (those it is handing over included).
 fn details(snapshot: &Snapshot, key: GroupKey, t: &TopicMeta, g: &GroupMeta) -> Reply {
     let members = &snapshot.members;
     let partitions = t.partitions.len() as u32;
     let mut out = BytesMut::new();
     encode_group(g.id, partitions, members.count(key) as u32, &g.name, &mut out);
     for client in members.of(key) {
-        encode_member(client, &members.partitions_of(key, client, partitions), &mut out);
+        encode_member(client, &members.assigned(key, client), &mut out);
     }
     Reply::ok(out)
 }

@@ -372,6 +372,12 @@ pub enum MetaOp {
     LeaveGroups {
         client: u32,
     },
+    /// A member polled again (its in-flight poll is done): the partitions it gives up move on,
+    /// and so do those owed to it that waited too long (see `metadata::members`).
+    SettleRevocations {
+        group: crate::metadata::GroupKey,
+        client: u32,
+    },
 }
 
 /// The result of a metadata change: the new snapshot (already installed on every shard) and the

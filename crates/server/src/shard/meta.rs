@@ -18,7 +18,7 @@ use crate::error::ServerError;
 use eddy_wire::Identifier;
 use eddy_wire::commands::CONSUMER_KIND_GROUP;
 
-use crate::metadata::members::Members;
+use crate::metadata::members::{Members, partition_count};
 use crate::metadata::{Catalog, PartitionKey, store};
 use crate::storage::dirs;
 
@@ -106,18 +106,27 @@ impl MetaOwner {
                 forgotten = partitions.into_iter().map(|p| (p, key.group)).collect();
             }
             MetaOp::JoinGroup { stream, topic, group, client } => {
-                members.join(catalog.group_key(&stream, &topic, &group)?, client);
+                let key = catalog.group_key(&stream, &topic, &group)?;
+                members.join(key, client, partition_count(&catalog, key), now);
             }
             MetaOp::LeaveGroup { stream, topic, group, client } => {
-                if !members.leave(catalog.group_key(&stream, &topic, &group)?, client) {
+                let key = catalog.group_key(&stream, &topic, &group)?;
+                if !members.leave(key, client, partition_count(&catalog, key)) {
                     return Err(ServerError::NotGroupMember(client, group));
                 }
             }
             MetaOp::LeaveGroups { client } => {
-                members.leave_all(client);
+                members.leave_all(client, &catalog);
+            }
+            MetaOp::SettleRevocations { group, client } => {
+                if !members.settle(group, client, now) {
+                    // Settled already (an earlier request of the same member): nothing to
+                    // publish.
+                    return Ok((self.snapshot(), None));
+                }
             }
         }
-        members.retain_existing(&catalog);
+        members.follow(&catalog);
         for key in purged {
             if let Some(handle) = self.partitions.get(&key) {
                 ask(&handle.tx, |reply| PartitionOp::Purge { reply }).await?;
@@ -165,13 +174,18 @@ impl MetaOwner {
         }
         self.catalog = catalog;
         self.members = members;
-        let snapshot = Arc::new(Snapshot {
+        let snapshot = self.snapshot();
+        install_everywhere(&self.shards, &snapshot, opens).await?;
+        Ok((snapshot, created))
+    }
+
+    /// A snapshot of the current state.
+    fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
             catalog: self.catalog.clone(),
             partitions: self.partitions.clone(),
             members: self.members.clone(),
-        });
-        install_everywhere(&self.shards, &snapshot, opens).await?;
-        Ok((snapshot, created))
+        })
     }
 }
 
