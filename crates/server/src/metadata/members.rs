@@ -114,7 +114,9 @@ fn cooperate(members: &mut [Member], partitions: u32, now: u64) {
             .take(kept - allowed)
             .collect();
         for p in excess {
-            let Some(&to) = receivers.get(given % receivers.len()) else { break };
+            let Some(&to) = receivers.get(given.checked_rem(receivers.len()).unwrap_or(0)) else {
+                break;
+            };
             let to = members[to].client;
             members[i].revoking.push(Revocation { partition: p, to, since: now });
             given += 1;
@@ -301,6 +303,26 @@ mod tests {
         assert!(m.settle(G, 4, 11));
         assert_eq!((m.polls(G, 4), m.polls(G, 9)), (vec![0, 1], vec![2, 3]));
         assert!(!m.should_settle(G, 4, 12));
+    }
+
+    #[test]
+    fn joins_in_any_numbers_never_panic_and_settle_to_a_partition_each() {
+        for partitions in 0..7u32 {
+            for joins in 1..9u32 {
+                let mut m = Members::default();
+                for c in 1..=joins {
+                    m.join(G, c, partitions, 0);
+                    check_disjoint(&m, &(1..=c).collect::<Vec<_>>(), partitions);
+                    for settling in 1..=c {
+                        m.settle(G, settling, 0);
+                    }
+                }
+                let clients: Vec<u32> = (1..=joins).collect();
+                let owned: usize = clients.iter().map(|c| m.polls(G, *c).len()).sum();
+                assert_eq!(owned, partitions as usize, "{partitions} partitions, {joins} joins");
+                check_disjoint(&m, &clients, partitions);
+            }
+        }
     }
 
     #[test]
