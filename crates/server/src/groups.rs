@@ -3,7 +3,7 @@
 //! ends. Who owns what is the snapshot's (`metadata::members`); joining and leaving go through
 //! the metadata owner. No I/O.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use eddy_wire::Identifier;
 use eddy_wire::commands::{CONSUMER_KIND_GROUP, CONSUMER_KIND_SINGLE, Consumer};
@@ -34,24 +34,50 @@ pub struct Memberships {
     /// When a settle was last asked (its snapshot takes a moment to arrive: not asked again
     /// before `SETTLE_RETRY`).
     settle_asked: Option<std::time::Instant>,
+    /// Partitions this member polled without auto-commit and has not stored an offset for
+    /// since: it is still working on them, so it does not give them up yet.
+    uncommitted: HashSet<(GroupKey, u32)>,
 }
 
 impl Memberships {
     pub fn new(client: u32, meta: flume::Sender<MetaRequest>) -> Self {
-        Self { client, meta, turns: HashMap::new(), settle_asked: None }
+        let (turns, uncommitted) = (HashMap::new(), HashSet::new());
+        Self { client, meta, turns, settle_asked: None, uncommitted }
     }
 
     /// Forgets the round-robin position in a group left.
     pub fn left(&mut self, group: GroupKey) {
         self.turns.remove(&group);
+        self.uncommitted.retain(|(g, _)| *g != group);
+    }
+
+    /// The member polled `partition`: without auto-commit it holds messages not committed yet.
+    pub fn polled(&mut self, group: GroupKey, partition: u32, auto_commit: bool) {
+        if auto_commit {
+            self.uncommitted.remove(&(group, partition));
+        } else {
+            self.uncommitted.insert((group, partition));
+        }
+    }
+
+    /// The member stored (or deleted) its offset on `partition`.
+    pub fn committed(&mut self, group: GroupKey, partition: u32) {
+        self.uncommitted.remove(&(group, partition));
     }
 
     /// A command of this member arrived, so its previous poll is done: if it is giving
-    /// partitions up (or one owed to it waited too long), asks the metadata owner to move them,
-    /// once per snapshot (not waited for: the next snapshot carries it).
+    /// partitions up with nothing left uncommitted on them (or one owed to it waited too
+    /// long), asks the metadata owner to move them (not waited for: the next snapshot carries
+    /// it). A member that never commits gives them up at the timeout.
     fn settle_if_due(&mut self, snapshot: &Snapshot, group: GroupKey) {
         let now = crate::shard::partition::now_micros();
         if !snapshot.members.should_settle(group, self.client, now) {
+            return;
+        }
+        let giving = snapshot.members.revoking(group, self.client);
+        let waits_for_commit = giving.iter().any(|p| self.uncommitted.contains(&(group, *p)));
+        let owed_late = snapshot.members.owed_late(group, self.client, now);
+        if waits_for_commit && !owed_late {
             return;
         }
         let asked_lately = self.settle_asked.is_some_and(|at| at.elapsed() < SETTLE_RETRY);
@@ -78,8 +104,9 @@ impl Drop for Memberships {
 /// What a consumer addresses in a command on `(stream, topic)`: the consumer id offsets are
 /// stored under, and the partition. A single consumer reads the partition asked (0 when none).
 /// A group consumer must be a member (joined on this connection); it reads the partition asked
-/// if it owns it, else its next one in turn (`advance`: a poll) or the one it polled last (an
-/// offset command). `None`: the member owns no partition (or not the one asked).
+/// if it is assigned it (one it is handing over included, so it can still commit there), else
+/// its next one in turn (`advance`: a poll) or the one it polled last (an offset command).
+/// `None`: the member owns no partition (or not the one asked).
 pub fn resolve(
     snapshot: &Snapshot,
     memberships: Option<&mut Memberships>,
@@ -100,10 +127,10 @@ pub fn resolve(
     }
     let Some(m) = memberships else { return Ok(None) };
     m.settle_if_due(snapshot, key);
-    let owned = snapshot.members.polls(key, client);
     if let Some(p) = partition {
-        return Ok(owned.contains(&p).then_some((id, p)));
+        return Ok(snapshot.members.assigned(key, client).contains(&p).then_some((id, p)));
     }
+    let owned = snapshot.members.polls(key, client);
     if owned.is_empty() {
         return Ok(None);
     }
@@ -119,6 +146,26 @@ pub fn resolve(
     };
     turn.last = Some(chosen);
     Ok(Some((id, chosen)))
+}
+
+/// Notes what a command did on a group partition (see `Memberships::polled`/`committed`):
+/// `Some(auto_commit)` for a poll, `None` for an offset stored or deleted.
+pub fn note(
+    snapshot: &Snapshot,
+    memberships: Option<&mut Memberships>,
+    consumer: &ConsumerId,
+    (stream, topic): (&Identifier, &Identifier),
+    partition: u32,
+    poll: Option<bool>,
+) {
+    let (Some(m), (CONSUMER_KIND_GROUP, Identifier::Numeric(_))) = (memberships, consumer) else {
+        return;
+    };
+    let Ok(key) = snapshot.catalog.group_key(stream, topic, &consumer.1) else { return };
+    match poll {
+        Some(auto_commit) => m.polled(key, partition, auto_commit),
+        None => m.committed(key, partition),
+    }
 }
 
 /// The consumer id a group consumer's stored offsets go under, for a command that needs no
@@ -216,6 +263,29 @@ mod tests {
         let mut second = Memberships::new(2, flume::unbounded().0);
         let got = resolve(&snapshot, Some(&mut second), 2, ids, &group, None, true).unwrap();
         assert!(got.is_none(), "not its own until settled");
+    }
+
+    #[test]
+    fn a_partition_being_handed_over_waits_for_its_commit_and_can_still_be_committed() {
+        let key = GroupKey { stream: 0, topic: 0, group: 0 };
+        let mut snapshot = snapshot_with(&[1], 2);
+        let (meta, rx) = flume::unbounded();
+        let mut first = Memberships::new(1, meta);
+        let ids = (&Identifier::Numeric(0), &Identifier::Numeric(0));
+        let group = Consumer { kind: CONSUMER_KIND_GROUP, id: Identifier::Numeric(0) };
+        // It reads partition 1 without auto-commit; then client 2 joins and is owed partition 1.
+        first.polled(key, 1, false);
+        snapshot.members.join(key, 2, 2, crate::shard::partition::now_micros());
+        assert_eq!(snapshot.members.revoking(key, 1), vec![1]);
+        let got = resolve(&snapshot, Some(&mut first), 1, ids, &group, None, true).unwrap();
+        assert_eq!(got.unwrap().1, 0, "it polls what it keeps");
+        assert!(rx.try_recv().is_err(), "not given up while its messages are uncommitted");
+        // It may still commit there, and that lets the partition go.
+        let commit = resolve(&snapshot, Some(&mut first), 1, ids, &group, Some(1), false);
+        assert_eq!(commit.unwrap().unwrap().1, 1);
+        first.committed(key, 1);
+        resolve(&snapshot, Some(&mut first), 1, ids, &group, None, true).unwrap();
+        assert!(matches!(rx.try_recv().unwrap().op, MetaOp::SettleRevocations { client: 1, .. }));
     }
 
     #[test]

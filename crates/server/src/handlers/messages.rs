@@ -9,7 +9,7 @@ use eddy_wire::commands::messages::{
 
 use super::partition_handle;
 use crate::error::ServerError;
-use crate::groups::resolve;
+use crate::groups::{note, resolve};
 use crate::metadata::PartitionKey;
 use crate::session::Session;
 use crate::shard::ShardCtx;
@@ -67,6 +67,15 @@ pub async fn poll(
     };
     let handle = partition_handle(ctx, &req.stream, &req.topic, partition)?;
     let (strategy, count, auto_commit) = (req.strategy, req.count, req.auto_commit);
+    let ids = (&req.stream, &req.topic);
+    note(
+        &ctx.snapshot(),
+        session.groups.as_deref_mut(),
+        &consumer,
+        ids,
+        partition,
+        Some(auto_commit),
+    );
     let polled = ask(&handle.tx, |reply| PartitionOp::Poll {
         consumer,
         strategy,
@@ -100,6 +109,9 @@ pub async fn poll_deferred(
         return Ok(polled_reply(Polled::default()));
     };
     let handle = partition_handle(ctx, &poll.stream, &poll.topic, partition)?;
+    let ids = (&poll.stream, &poll.topic);
+    let groups = session.groups.as_deref_mut();
+    note(&ctx.snapshot(), groups, &consumer, ids, partition, Some(poll.auto_commit));
     let wait = std::time::Duration::from_micros(req.granted_wait_us(ctx.config.max_poll_wait_us()));
     let defer = Deferral {
         deadline: std::time::Instant::now() + wait,

@@ -6,7 +6,7 @@ use eddy_wire::commands::offsets::{OffsetKey, encode_offset};
 
 use super::partition_handle;
 use crate::error::ServerError;
-use crate::groups::{resolve, stored_id};
+use crate::groups::{note, resolve, stored_id};
 use crate::session::Session;
 use crate::shard::ShardCtx;
 use crate::shard::message::{ConsumerId, PartitionOp, ask};
@@ -51,7 +51,10 @@ pub async fn store(
     let (key, offset) = OffsetKey::decode_store(payload)?;
     let (consumer, partition) = target(ctx, session, &key)?;
     let handle = partition_handle(ctx, &key.stream, &key.topic, partition)?;
+    let id = consumer.clone();
     ask(&handle.tx, |reply| PartitionOp::StoreOffset { consumer, offset, reply }).await?;
+    let (ids, groups) = ((&key.stream, &key.topic), session.groups.as_deref_mut());
+    note(&ctx.snapshot(), groups, &id, ids, partition, None);
     Ok(Reply::default())
 }
 
@@ -63,6 +66,9 @@ pub async fn delete(
     let key = OffsetKey::decode_payload(payload)?;
     let (consumer, partition) = target(ctx, session, &key)?;
     let handle = partition_handle(ctx, &key.stream, &key.topic, partition)?;
+    let id = consumer.clone();
     ask(&handle.tx, |reply| PartitionOp::DeleteOffset { consumer, reply }).await?;
+    let (ids, groups) = ((&key.stream, &key.topic), session.groups.as_deref_mut());
+    note(&ctx.snapshot(), groups, &id, ids, partition, None);
     Ok(Reply::default())
 }

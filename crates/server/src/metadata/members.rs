@@ -4,10 +4,10 @@
 //!
 //! Assignment follows Iggy 0.8. A join is cooperative: partitions nobody owns go to the idle
 //! members, and a member holding more than its fair share gives the excess to an idle member by
-//! a *revocation*: it stops polling those partitions at once, but the new member gets them only
-//! when the old one is done with its in-flight poll (its next poll or offset commit settles the
-//! revocation), or after `REVOCATION_TIMEOUT_US` if it goes quiet. So no partition is read by
-//! two members at once. A leave, or a change of the topic's partition count, rebalances fully:
+//! a *revocation*: it stops polling those partitions at once (it may still commit there), but
+//! the new member gets them only when the old one is done with them (its connection asks to
+//! settle once nothing it polled there is left uncommitted, see `groups::Memberships`), or after
+//! `REVOCATION_TIMEOUT_US` if it goes quiet. So no partition is read by two members at once. A leave, or a change of the topic's partition count, rebalances fully:
 //! partition `p` to member `p mod n`, members in join order. Pure data, no I/O.
 
 use std::collections::BTreeMap;
@@ -215,6 +215,23 @@ impl Members {
                         || (r.to == client && now.saturating_sub(r.since) >= REVOCATION_TIMEOUT_US)
                 })
             })
+        })
+    }
+
+    /// The partitions `client` is handing over in `group`.
+    pub fn revoking(&self, group: GroupKey, client: u32) -> Vec<u32> {
+        self.member(group, client)
+            .map(|m| m.revoking.iter().map(|r| r.partition).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether a partition owed to `client` in `group` has waited `REVOCATION_TIMEOUT_US`.
+    pub fn owed_late(&self, group: GroupKey, client: u32, now: u64) -> bool {
+        self.groups.get(&group).is_some_and(|members| {
+            members
+                .iter()
+                .flat_map(|m| &m.revoking)
+                .any(|r| r.to == client && now.saturating_sub(r.since) >= REVOCATION_TIMEOUT_US)
         })
     }
 
