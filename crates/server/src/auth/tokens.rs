@@ -74,7 +74,11 @@ impl Tokens {
     }
 
     fn save(&self, entries: &[Entry]) -> Result<(), TokenError> {
-        let bytes = serde_json::to_vec_pretty(entries).unwrap_or_default();
+        let bytes = serde_json::to_vec_pretty(entries).map_err(|e| TokenError::Io {
+            what: "encoding",
+            path: self.dir.join(FILE),
+            source: std::io::Error::other(e),
+        })?;
         store_private(&self.dir, FILE, &bytes).map_err(|(what, path, source)| TokenError::Io {
             what,
             path,
