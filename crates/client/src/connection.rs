@@ -77,19 +77,17 @@ impl Connection {
     /// copied once, straight into the frame that is sent, masked as they are copied.
     pub async fn send_parts(&mut self, code: u32, parts: Vec<Bytes>) -> Result<(), ClientError> {
         let len: usize = parts.iter().map(Bytes::len).sum();
+        let mut head = BytesMut::with_capacity(REQUEST_HEADER_LEN);
+        RequestHeader::encode(code, len, &mut head);
         match self {
             Self::Tcp { stream, .. } => {
                 let mut segments = Vec::with_capacity(parts.len() + 1);
-                let mut head = BytesMut::with_capacity(REQUEST_HEADER_LEN);
-                RequestHeader::encode(code, len, &mut head);
                 segments.push(head.freeze());
                 segments.extend(parts);
                 let BufResult(res, _) = stream.write_vectored_all(segments).await;
                 res?;
             }
             Self::Ws { ws, .. } => {
-                let mut head = BytesMut::with_capacity(REQUEST_HEADER_LEN);
-                RequestHeader::encode(code, len, &mut head);
                 ws.feed_binary_with(REQUEST_HEADER_LEN + len, |frame| {
                     frame.put_slice(&head);
                     for part in &parts {

@@ -71,13 +71,10 @@ impl Memberships {
     /// it). A member that never commits gives them up at the timeout.
     fn settle_if_due(&mut self, snapshot: &Snapshot, group: GroupKey) {
         let now = crate::shard::partition::now_micros();
-        if !snapshot.members.should_settle(group, self.client, now) {
-            return;
-        }
         let giving = snapshot.members.revoking(group, self.client);
-        let waits_for_commit = giving.iter().any(|p| self.uncommitted.contains(&(group, *p)));
         let owed_late = snapshot.members.owed_late(group, self.client, now);
-        if waits_for_commit && !owed_late {
+        let waits_for_commit = giving.iter().any(|p| self.uncommitted.contains(&(group, *p)));
+        if !owed_late && (giving.is_empty() || waits_for_commit) {
             return;
         }
         let asked_lately = self.settle_asked.is_some_and(|at| at.elapsed() < SETTLE_RETRY);
@@ -101,6 +98,16 @@ impl Drop for Memberships {
     }
 }
 
+/// Where a poll or offset command goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The consumer id offsets are stored under.
+    pub consumer: ConsumerId,
+    pub partition: u32,
+    /// The group, for a group consumer.
+    pub group: Option<GroupKey>,
+}
+
 /// What a consumer addresses in a command on `(stream, topic)`: the consumer id offsets are
 /// stored under, and the partition. A single consumer reads the partition asked (0 when none).
 /// A group consumer must be a member (joined on this connection); it reads the partition asked
@@ -115,20 +122,23 @@ pub fn resolve(
     consumer: &Consumer,
     partition: Option<u32>,
     advance: bool,
-) -> Result<Option<(ConsumerId, u32)>, ServerError> {
+) -> Result<Option<Target>, ServerError> {
     if consumer.kind == CONSUMER_KIND_SINGLE {
-        return Ok(Some(((CONSUMER_KIND_SINGLE, consumer.id.clone()), partition.unwrap_or(0))));
+        let consumer = (CONSUMER_KIND_SINGLE, consumer.id.clone());
+        return Ok(Some(Target { consumer, partition: partition.unwrap_or(0), group: None }));
     }
-    let (s, t, g) = snapshot.catalog.group(stream, topic, &consumer.id)?;
-    let key = GroupKey { stream: s.id, topic: t.id, group: g.id };
-    let id = (CONSUMER_KIND_GROUP, Identifier::Numeric(g.id));
-    if memberships.is_none() || !snapshot.members.contains(key, client) {
+    let key = snapshot.catalog.group_key(stream, topic, &consumer.id)?;
+    let Some(m) = memberships.filter(|_| snapshot.members.contains(key, client)) else {
         return Err(ServerError::NotGroupMember(client, consumer.id.clone()));
-    }
-    let Some(m) = memberships else { return Ok(None) };
+    };
     m.settle_if_due(snapshot, key);
+    let target = |partition| Target {
+        consumer: (CONSUMER_KIND_GROUP, Identifier::Numeric(key.group)),
+        partition,
+        group: Some(key),
+    };
     if let Some(p) = partition {
-        return Ok(snapshot.members.assigned(key, client).contains(&p).then_some((id, p)));
+        return Ok(snapshot.members.assigned(key, client).contains(&p).then(|| target(p)));
     }
     let owned = snapshot.members.polls(key, client);
     if owned.is_empty() {
@@ -145,26 +155,17 @@ pub fn resolve(
         }
     };
     turn.last = Some(chosen);
-    Ok(Some((id, chosen)))
+    Ok(Some(target(chosen)))
 }
 
-/// Notes what a command did on a group partition (see `Memberships::polled`/`committed`):
-/// `Some(auto_commit)` for a poll, `None` for an offset stored or deleted.
-pub fn note(
-    snapshot: &Snapshot,
-    memberships: Option<&mut Memberships>,
-    consumer: &ConsumerId,
-    (stream, topic): (&Identifier, &Identifier),
-    partition: u32,
-    poll: Option<bool>,
-) {
-    let (Some(m), (CONSUMER_KIND_GROUP, Identifier::Numeric(_))) = (memberships, consumer) else {
-        return;
-    };
-    let Ok(key) = snapshot.catalog.group_key(stream, topic, &consumer.1) else { return };
+/// Notes what a command did on a group's partition (see `Memberships::polled`/`committed`):
+/// `Some(auto_commit)` for a poll, `None` for an offset stored or deleted. Nothing for a single
+/// consumer.
+pub fn note(memberships: Option<&mut Memberships>, target: &Target, poll: Option<bool>) {
+    let (Some(m), Some(group)) = (memberships, target.group) else { return };
     match poll {
-        Some(auto_commit) => m.polled(key, partition, auto_commit),
-        None => m.committed(key, partition),
+        Some(auto_commit) => m.polled(group, target.partition, auto_commit),
+        None => m.committed(group, target.partition),
     }
 }
 
@@ -218,10 +219,10 @@ mod tests {
         let mut poll = |advance| {
             resolve(&snapshot, Some(&mut mine), 1, ids, &group, None, advance).unwrap().unwrap()
         };
-        let polled: Vec<u32> = (0..4).map(|_| poll(true).1).collect();
+        let polled: Vec<u32> = (0..4).map(|_| poll(true).partition).collect();
         assert_eq!(polled, vec![0, 1, 2, 0], "client 1 kept 0, 1 and 2 when 2 joined");
-        assert_eq!(poll(false).1, 0, "an offset command means the partition polled last");
-        assert_eq!(poll(true).0, (CONSUMER_KIND_GROUP, Identifier::Numeric(0)), "by id");
+        assert_eq!(poll(false).partition, 0, "an offset command means the partition polled last");
+        assert_eq!(poll(true).consumer, (CONSUMER_KIND_GROUP, Identifier::Numeric(0)), "by id");
         let mut asked = |p| resolve(&snapshot, Some(&mut mine), 1, ids, &group, Some(p), true);
         assert!(asked(2).unwrap().is_some());
         assert!(asked(3).unwrap().is_none(), "owned by client 2");
@@ -254,7 +255,7 @@ mod tests {
         let mut polled = Vec::new();
         for _ in 0..4 {
             let got = resolve(&snapshot, Some(&mut first), 1, ids, &group, None, true);
-            polled.push(got.unwrap().unwrap().1);
+            polled.push(got.unwrap().unwrap().partition);
         }
         assert_eq!(polled, vec![0, 1, 0, 1], "2 and 3 are on their way to client 2");
         let asked: Vec<MetaRequest> = rx.try_iter().collect();
@@ -278,11 +279,11 @@ mod tests {
         snapshot.members.join(key, 2, 2, crate::shard::partition::now_micros());
         assert_eq!(snapshot.members.revoking(key, 1), vec![1]);
         let got = resolve(&snapshot, Some(&mut first), 1, ids, &group, None, true).unwrap();
-        assert_eq!(got.unwrap().1, 0, "it polls what it keeps");
+        assert_eq!(got.unwrap().partition, 0, "it polls what it keeps");
         assert!(rx.try_recv().is_err(), "not given up while its messages are uncommitted");
         // It may still commit there, and that lets the partition go.
         let commit = resolve(&snapshot, Some(&mut first), 1, ids, &group, Some(1), false);
-        assert_eq!(commit.unwrap().unwrap().1, 1);
+        assert_eq!(commit.unwrap().unwrap().partition, 1);
         first.committed(key, 1);
         resolve(&snapshot, Some(&mut first), 1, ids, &group, None, true).unwrap();
         assert!(matches!(rx.try_recv().unwrap().op, MetaOp::SettleRevocations { client: 1, .. }));

@@ -9,13 +9,11 @@ use eddy_wire::commands::messages::{
 
 use super::partition_handle;
 use crate::error::ServerError;
-use crate::groups::{note, resolve};
+use crate::groups::{Target, note, resolve};
 use crate::metadata::PartitionKey;
 use crate::session::Session;
 use crate::shard::ShardCtx;
-use crate::shard::message::{
-    ConsumerId, Deferral, PartitionOp, PendingPoll, Polled, ask, waiter_id,
-};
+use crate::shard::message::{Deferral, PartitionOp, PendingPoll, Polled, ask, waiter_id};
 use crate::transport::conn::Reply;
 
 pub async fn send(ctx: &ShardCtx, mut payload: BytesMut) -> Result<Reply, ServerError> {
@@ -50,7 +48,7 @@ fn poll_target(
     ctx: &ShardCtx,
     session: &mut Session,
     req: &PollMessages,
-) -> Result<Option<(ConsumerId, u32)>, ServerError> {
+) -> Result<Option<Target>, ServerError> {
     let ids = (&req.stream, &req.topic);
     let groups = session.groups.as_deref_mut();
     resolve(&ctx.snapshot(), groups, session.client_id, ids, &req.consumer, req.partition, true)
@@ -62,20 +60,13 @@ pub async fn poll(
     payload: &[u8],
 ) -> Result<Reply, ServerError> {
     let req = PollMessages::decode(payload)?;
-    let Some((consumer, partition)) = poll_target(ctx, session, &req)? else {
+    let Some(target) = poll_target(ctx, session, &req)? else {
         return Ok(polled_reply(Polled::default()));
     };
-    let handle = partition_handle(ctx, &req.stream, &req.topic, partition)?;
+    let handle = partition_handle(ctx, &req.stream, &req.topic, target.partition)?;
+    note(session.groups.as_deref_mut(), &target, Some(req.auto_commit));
+    let Target { consumer, .. } = target;
     let (strategy, count, auto_commit) = (req.strategy, req.count, req.auto_commit);
-    let ids = (&req.stream, &req.topic);
-    note(
-        &ctx.snapshot(),
-        session.groups.as_deref_mut(),
-        &consumer,
-        ids,
-        partition,
-        Some(auto_commit),
-    );
     let polled = ask(&handle.tx, |reply| PartitionOp::Poll {
         consumer,
         strategy,
@@ -105,13 +96,12 @@ pub async fn poll_deferred(
 ) -> Result<Reply, ServerError> {
     let req = PollDeferred::decode(payload)?;
     let poll = &req.poll;
-    let Some((consumer, partition)) = poll_target(ctx, session, poll)? else {
+    let Some(target) = poll_target(ctx, session, poll)? else {
         return Ok(polled_reply(Polled::default()));
     };
-    let handle = partition_handle(ctx, &poll.stream, &poll.topic, partition)?;
-    let ids = (&poll.stream, &poll.topic);
-    let groups = session.groups.as_deref_mut();
-    note(&ctx.snapshot(), groups, &consumer, ids, partition, Some(poll.auto_commit));
+    let handle = partition_handle(ctx, &poll.stream, &poll.topic, target.partition)?;
+    note(session.groups.as_deref_mut(), &target, Some(poll.auto_commit));
+    let Target { consumer, .. } = target;
     let wait = std::time::Duration::from_micros(req.granted_wait_us(ctx.config.max_poll_wait_us()));
     let defer = Deferral {
         deadline: std::time::Instant::now() + wait,

@@ -6,10 +6,10 @@ use eddy_wire::commands::offsets::{OffsetKey, encode_offset};
 
 use super::partition_handle;
 use crate::error::ServerError;
-use crate::groups::{note, resolve, stored_id};
+use crate::groups::{Target, note, resolve, stored_id};
 use crate::session::Session;
 use crate::shard::ShardCtx;
-use crate::shard::message::{ConsumerId, PartitionOp, ask};
+use crate::shard::message::{PartitionOp, ask};
 use crate::transport::conn::Reply;
 
 /// GET_CONSUMER_OFFSET. A group's offset needs no membership (as in Iggy): the partition
@@ -32,11 +32,7 @@ pub async fn get(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
 
 /// The consumer and partition a STORE or DELETE addresses: a group's member must own the
 /// partition (the one asked, or the one it polled last).
-fn target(
-    ctx: &ShardCtx,
-    session: &mut Session,
-    key: &OffsetKey,
-) -> Result<(ConsumerId, u32), ServerError> {
+fn target(ctx: &ShardCtx, session: &mut Session, key: &OffsetKey) -> Result<Target, ServerError> {
     let ids = (&key.stream, &key.topic);
     let groups = session.groups.as_deref_mut();
     resolve(&ctx.snapshot(), groups, session.client_id, ids, &key.consumer, key.partition, false)?
@@ -49,12 +45,11 @@ pub async fn store(
     payload: &[u8],
 ) -> Result<Reply, ServerError> {
     let (key, offset) = OffsetKey::decode_store(payload)?;
-    let (consumer, partition) = target(ctx, session, &key)?;
-    let handle = partition_handle(ctx, &key.stream, &key.topic, partition)?;
-    let id = consumer.clone();
+    let target = target(ctx, session, &key)?;
+    let handle = partition_handle(ctx, &key.stream, &key.topic, target.partition)?;
+    let consumer = target.consumer.clone();
     ask(&handle.tx, |reply| PartitionOp::StoreOffset { consumer, offset, reply }).await?;
-    let (ids, groups) = ((&key.stream, &key.topic), session.groups.as_deref_mut());
-    note(&ctx.snapshot(), groups, &id, ids, partition, None);
+    note(session.groups.as_deref_mut(), &target, None);
     Ok(Reply::default())
 }
 
@@ -64,11 +59,10 @@ pub async fn delete(
     payload: &[u8],
 ) -> Result<Reply, ServerError> {
     let key = OffsetKey::decode_payload(payload)?;
-    let (consumer, partition) = target(ctx, session, &key)?;
-    let handle = partition_handle(ctx, &key.stream, &key.topic, partition)?;
-    let id = consumer.clone();
+    let target = target(ctx, session, &key)?;
+    let handle = partition_handle(ctx, &key.stream, &key.topic, target.partition)?;
+    let consumer = target.consumer.clone();
     ask(&handle.tx, |reply| PartitionOp::DeleteOffset { consumer, reply }).await?;
-    let (ids, groups) = ((&key.stream, &key.topic), session.groups.as_deref_mut());
-    note(&ctx.snapshot(), groups, &id, ids, partition, None);
+    note(session.groups.as_deref_mut(), &target, None);
     Ok(Reply::default())
 }

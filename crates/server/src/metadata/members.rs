@@ -35,6 +35,13 @@ struct Member {
     revoking: Vec<Revocation>,
 }
 
+impl Revocation {
+    /// Whether it is owed to `client` and has waited `REVOCATION_TIMEOUT_US` by `now`.
+    fn late_for(&self, client: u32, now: u64) -> bool {
+        self.to == client && now.saturating_sub(self.since) >= REVOCATION_TIMEOUT_US
+    }
+}
+
 impl Member {
     fn owns(&self, p: u32) -> bool {
         self.partitions.contains(&p) && !self.revoking.iter().any(|r| r.partition == p)
@@ -184,8 +191,7 @@ impl Members {
         for m in members.iter_mut() {
             let from = m.client;
             m.revoking.retain(|r| {
-                let due = from == client
-                    || (r.to == client && now.saturating_sub(r.since) >= REVOCATION_TIMEOUT_US);
+                let due = from == client || r.late_for(client, now);
                 if due {
                     moved.push((from, *r));
                 }
@@ -205,19 +211,6 @@ impl Members {
         !moved.is_empty()
     }
 
-    /// Whether a poll by `client` should settle revocations: it gives partitions up, or one
-    /// coming to it has waited too long.
-    pub fn should_settle(&self, group: GroupKey, client: u32, now: u64) -> bool {
-        self.groups.get(&group).is_some_and(|members| {
-            members.iter().any(|m| {
-                m.revoking.iter().any(|r| {
-                    m.client == client
-                        || (r.to == client && now.saturating_sub(r.since) >= REVOCATION_TIMEOUT_US)
-                })
-            })
-        })
-    }
-
     /// The partitions `client` is handing over in `group`.
     pub fn revoking(&self, group: GroupKey, client: u32) -> Vec<u32> {
         self.member(group, client)
@@ -228,10 +221,7 @@ impl Members {
     /// Whether a partition owed to `client` in `group` has waited `REVOCATION_TIMEOUT_US`.
     pub fn owed_late(&self, group: GroupKey, client: u32, now: u64) -> bool {
         self.groups.get(&group).is_some_and(|members| {
-            members
-                .iter()
-                .flat_map(|m| &m.revoking)
-                .any(|r| r.to == client && now.saturating_sub(r.since) >= REVOCATION_TIMEOUT_US)
+            members.iter().flat_map(|m| &m.revoking).any(|r| r.late_for(client, now))
         })
     }
 
@@ -290,6 +280,14 @@ mod tests {
     use super::*;
 
     const G: GroupKey = GroupKey { stream: 0, topic: 0, group: 0 };
+
+    /// What makes a member's connection ask to settle (see `groups::Memberships`, which also
+    /// waits for uncommitted polls): it gives partitions up, or one owed to it is late.
+    impl Members {
+        fn should_settle(&self, group: GroupKey, client: u32, now: u64) -> bool {
+            !self.revoking(group, client).is_empty() || self.owed_late(group, client, now)
+        }
+    }
 
     /// Every partition polled by exactly one member, none while it moves.
     fn check_disjoint(m: &Members, clients: &[u32], partitions: u32) {

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use eddy_wire::Identifier;
+use eddy_wire::commands::CONSUMER_KIND_GROUP;
+
 use super::message::{
     Install, MetaOp, MetaOutcome, MetaRequest, OpenPartition, PartitionHandle, PartitionOp,
     PartitionStats, Snapshot, ask,
@@ -15,9 +18,6 @@ use super::message::{
 use super::partition::{now_micros, partition_dir};
 use super::route::owner;
 use crate::error::ServerError;
-use eddy_wire::Identifier;
-use eddy_wire::commands::CONSUMER_KIND_GROUP;
-
 use crate::metadata::members::{Members, partition_count};
 use crate::metadata::{Catalog, PartitionKey, store};
 use crate::storage::dirs;
@@ -180,7 +180,7 @@ impl MetaOwner {
     }
 
     /// A snapshot of the current state.
-    fn snapshot(&self) -> Arc<Snapshot> {
+    pub fn snapshot(&self) -> Arc<Snapshot> {
         Arc::new(Snapshot {
             catalog: self.catalog.clone(),
             partitions: self.partitions.clone(),

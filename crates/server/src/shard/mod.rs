@@ -537,11 +537,7 @@ async fn shard_main(boot: Boot) {
     .detach();
     if let Some((owner, rx)) = boot.meta {
         // Publish the startup snapshot once so that shard-local copies agree.
-        let snapshot = Arc::new(Snapshot {
-            catalog: owner.catalog.clone(),
-            partitions: owner.partitions.clone(),
-            members: owner.members.clone(),
-        });
+        let snapshot = owner.snapshot();
         let empty = owner.shards.iter().map(|_| Vec::new()).collect();
         let shards = owner.shards.clone();
         compio::runtime::spawn(async move {

@@ -1,9 +1,10 @@
 //! The outgoing byte queue: frames waiting to be written, as a list of `Bytes` segments for one
 //! vectored write. Headers and small payloads are coalesced into one contiguous buffer; large
 //! payloads are referenced, never copied (except by a client, which must mask them: it copies once
-//! into a buffer it owns and masks there, unless the payload is written in place to begin with). A large masked payload's buffer goes back to the
-//! per-thread `crate::recycle` pool once drained, so the next large send reuses its faulted-in
-//! pages and an idle connection keeps none of it. Knows nothing of sockets.
+//! into a buffer it owns, masking as it copies, unless the payload is written in place to begin
+//! with). A large masked payload's buffer goes back to the per-thread `crate::recycle` pool once
+//! drained, so the next large send reuses its faulted-in pages and an idle connection keeps none
+//! of it. Knows nothing of sockets.
 
 use bytes::{Bytes, BytesMut};
 
@@ -103,10 +104,7 @@ impl Outbox {
         self.make_room(header.encoded_len() + if copy { payload.len() } else { 0 });
         header.encode(&mut self.head);
         if copy {
-            match mask {
-                Some(key) => extend_masked(&mut self.head, payload, key, 0),
-                None => self.head.extend_from_slice(payload),
-            }
+            PayloadWriter::new(&mut self.head, mask).put_slice(payload);
         } else {
             self.segments.push(self.head.split().freeze());
             self.segments.push(payload.clone());
