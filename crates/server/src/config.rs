@@ -27,6 +27,8 @@
 //! [storage]
 //! fsync = true                # true: fdatasync before every SEND_MESSAGES reply (see durability)
 //! segment_size = 1073741824   # bytes; a partition rolls to a new segment file past this
+//! retention_interval_ms = 10000 # how often topics' message_expiry and max_topic_size are
+//!                             # enforced (sealed segments deleted); 0 = never
 //!
 //! [limits]
 //! max_request_size = 67108864 # bytes; larger requests are refused before any allocation
@@ -48,6 +50,7 @@
 //! max_failed_logins = 5       # per connection; the next failure closes it
 //! login_backoff_max_ms = 30000 # per-IP back-off after failures, doubling from 100 ms up to this
 //! max_tokens_per_user = 100   # personal access tokens one user may hold
+//! max_users = 1000            # users besides root
 //! ```
 //! The server's own WebSocket origin is always allowed: `http://` (and `https://`) with the
 //! bound address, plus `localhost`, `127.0.0.1` and `[::1]` with the port when it listens on a
@@ -116,6 +119,7 @@ pub struct WebSocketConfig {
 pub struct StorageConfig {
     pub fsync: bool,
     pub segment_size: u64,
+    pub retention_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -142,6 +146,7 @@ pub struct AuthConfig {
     pub max_failed_logins: u32,
     pub login_backoff_max_ms: u64,
     pub max_tokens_per_user: usize,
+    pub max_users: usize,
 }
 
 /// The password Iggy ships for its root user: never a default here, only when set explicitly.
@@ -177,7 +182,7 @@ impl Default for WebSocketConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { fsync: true, segment_size: 1 << 30 }
+        Self { fsync: true, segment_size: 1 << 30, retention_interval_ms: 10_000 }
     }
 }
 
@@ -206,6 +211,7 @@ impl Default for AuthConfig {
             max_failed_logins: 5,
             login_backoff_max_ms: 30_000,
             max_tokens_per_user: 100,
+            max_users: 1000,
         }
     }
 }

@@ -3,7 +3,7 @@
 use eddy_wire::codes::status;
 use eddy_wire::{Identifier, WireError};
 
-use crate::auth::TokenError;
+use crate::auth::{TokenError, UserError};
 use crate::storage::StorageError;
 
 /// Why a command failed.
@@ -13,6 +13,13 @@ pub enum ServerError {
     Unauthenticated,
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Logged in, without the permission the command needs.
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("the user is inactive")]
+    UserInactive,
+    #[error("user: {0}")]
+    User(#[from] UserError),
     #[error("invalid command code {0}")]
     InvalidCommand(u32),
     #[error("feature unavailable: {0}")]
@@ -67,6 +74,20 @@ impl ServerError {
         match self {
             Self::Unauthenticated => status::UNAUTHENTICATED,
             Self::InvalidCredentials => status::INVALID_CREDENTIALS,
+            Self::Unauthorized => status::UNAUTHORIZED,
+            Self::UserInactive => status::USER_INACTIVE,
+            Self::User(e) => match e {
+                UserError::NotFound(_) => status::RESOURCE_NOT_FOUND,
+                UserError::InvalidUsername => status::INVALID_USERNAME,
+                UserError::InvalidPassword => status::INVALID_PASSWORD,
+                UserError::InvalidStatus(_) => status::INVALID_USER_STATUS,
+                UserError::Exists(_) => status::USER_ALREADY_EXISTS,
+                UserError::LimitReached(_) => status::USERS_LIMIT_REACHED,
+                UserError::CannotDeleteRoot => status::CANNOT_DELETE_USER,
+                UserError::CannotChangeRoot => status::CANNOT_CHANGE_PERMISSIONS,
+                UserError::PasswordChanged => status::INVALID_CREDENTIALS,
+                UserError::Io { .. } | UserError::Corrupt(_) => status::ERROR,
+            },
             Self::InvalidCommand(_) => status::INVALID_COMMAND,
             Self::FeatureUnavailable(_) => status::FEATURE_UNAVAILABLE,
             Self::Malformed(WireError::Invalid("identifier")) => status::INVALID_IDENTIFIER,

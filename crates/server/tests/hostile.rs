@@ -79,7 +79,11 @@ fn errors_keep_the_connection_when_framing_is_intact() {
     );
     assert_eq!(request(&mut s, command::LOGIN_USER, &[1, 2, 3]).0, status::INVALID_FORMAT);
     assert_eq!(request(&mut s, command::LOGIN_USER, &login_payload("iggy", "iggy")).0, status::OK);
-    assert_eq!(request(&mut s, command::CREATE_USER, &[]).0, status::FEATURE_UNAVAILABLE, "users");
+    assert_eq!(
+        request(&mut s, command::CREATE_USER, &[]).0,
+        status::INVALID_FORMAT,
+        "a user command without its body"
+    );
     assert_eq!(
         request(&mut s, command::CREATE_CONSUMER_GROUP, &[]).0,
         status::INVALID_FORMAT,

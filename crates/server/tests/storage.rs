@@ -415,3 +415,73 @@ async fn purging_twice_keeps_the_offsets_going_across_a_restart() {
     assert_eq!(read_all(&mut log).await, vec![(3, 9)]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[compio::test]
+async fn deleting_the_oldest_segments_keeps_the_rest_and_the_offsets_going() {
+    let dir = temp_dir("delete-oldest");
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    let ids = fill(&mut log, 0, 40).await;
+    log.sync().await.unwrap();
+    let segments = log.segments_count();
+    assert!(segments > 4, "{segments}");
+    let second = log.sealed_segments()[1].start_offset;
+    let third = log.sealed_segments()[2].start_offset;
+    // Stops where `deletable` says no: the prefix before it goes, nothing after.
+    let removed = log.delete_oldest(10, |s| s.start_offset < third).await.unwrap();
+    assert_eq!(removed.segments, 2);
+    assert_eq!(removed.messages, third);
+    assert_eq!(log.first_offset(), third);
+    assert!(!log_file(&dir, 0).exists() && !log_file(&dir, second).exists());
+    let kept = numbered(&ids)[third as usize..].to_vec();
+    assert_eq!(read_all(&mut log).await, kept, "a read from 0 starts at the new first offset");
+    assert_eq!(log.messages_count(), ids.len() as u64 - third);
+    // Never the active segment, however much is asked.
+    let removed = log.delete_oldest(usize::MAX, |_| true).await.unwrap();
+    assert_eq!(removed.segments, segments - 3);
+    assert_eq!(log.segments_count(), 1);
+    let active = log.first_offset();
+    assert_eq!(read_all(&mut log).await, numbered(&ids)[active as usize..].to_vec());
+    drop(log);
+    // A restart finds the same log, and offsets go on from where they were.
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(log.first_offset(), active);
+    let (bytes, lengths) = batch(1_000, &[10]);
+    assert_eq!(log.append(bytes, &lengths, 9_999).await.unwrap(), ids.len() as u64);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[compio::test]
+async fn an_index_left_by_a_deletion_a_crash_cut_short_is_removed_at_open() {
+    let dir = temp_dir("orphan-index");
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    fill(&mut log, 0, 20).await;
+    log.close().await.unwrap();
+    drop(log);
+    // The log file of the oldest segment went, its index did not.
+    std::fs::remove_file(log_file(&dir, 0)).unwrap();
+    let index = dir.join(format!("{:020}.index", 0));
+    assert!(index.exists());
+    let log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    assert!(!index.exists(), "the orphan index is gone");
+    assert!(log.first_offset() > 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[compio::test]
+async fn deleted_segments_stay_deleted_after_a_power_cut() {
+    use eddy_crashfs::Cut;
+    let Some(fs) = crashfs("delete-power") else { return };
+    let dir = fs.path().join("p");
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    let ids = fill(&mut log, 0, 40).await;
+    log.sync().await.unwrap();
+    let removed = log.delete_oldest(3, |_| true).await.unwrap();
+    assert_eq!(removed.segments, 3);
+    let first = log.first_offset();
+    drop(log);
+    fs.power_cut(Cut::Clean);
+    // The deletion was answered: it is durable. Every other (synced) message is there.
+    let mut log = PartitionLog::open(&dir, 4096, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(log.first_offset(), first, "an answered deletion survives power loss");
+    assert_eq!(read_all(&mut log).await, numbered(&ids)[first as usize..].to_vec());
+}

@@ -139,13 +139,27 @@ pub mod status {
     pub const INVALID_IDENTIFIER: u32 = 6;
     /// Sent to a connection refused at accept (over the connection caps), then closed.
     pub const CANNOT_ESTABLISH_CONNECTION: u32 = 9;
+    /// A user named by GET_USER's siblings does not exist (Iggy's "resource not found").
+    pub const RESOURCE_NOT_FOUND: u32 = 20;
     pub const UNAUTHENTICATED: u32 = 40;
+    /// Logged in, but the user lacks the permission the command needs.
+    pub const UNAUTHORIZED: u32 = 41;
     pub const INVALID_CREDENTIALS: u32 = 42;
+    pub const INVALID_USERNAME: u32 = 43;
+    pub const INVALID_PASSWORD: u32 = 44;
+    pub const INVALID_USER_STATUS: u32 = 45;
+    pub const USER_ALREADY_EXISTS: u32 = 46;
+    pub const USER_INACTIVE: u32 = 47;
+    /// The root user cannot be deleted.
+    pub const CANNOT_DELETE_USER: u32 = 48;
+    /// The root user's permissions cannot be changed.
+    pub const CANNOT_CHANGE_PERMISSIONS: u32 = 49;
     pub const INVALID_PERSONAL_ACCESS_TOKEN_NAME: u32 = 50;
     pub const PERSONAL_ACCESS_TOKEN_ALREADY_EXISTS: u32 = 51;
     pub const PERSONAL_ACCESS_TOKENS_LIMIT_REACHED: u32 = 52;
     pub const INVALID_PERSONAL_ACCESS_TOKEN: u32 = 53;
     pub const PERSONAL_ACCESS_TOKEN_EXPIRED: u32 = 54;
+    pub const USERS_LIMIT_REACHED: u32 = 55;
     pub const STREAM_ID_NOT_FOUND: u32 = 1009;
     pub const STREAM_NAME_NOT_FOUND: u32 = 1010;
     pub const STREAM_NAME_ALREADY_EXISTS: u32 = 1012;

@@ -1,10 +1,14 @@
-//! Who may log in: the root user's credentials (a configured password compared in constant
-//! time, or the generated one stored as an Argon2id hash in the data directory), personal access
-//! tokens, and the per-IP back-off after failed logins. No sockets, no wire types.
+//! Who may log in and what they may do: the root user's credentials (a configured password
+//! compared in constant time, or the generated one stored as an Argon2id hash in the data
+//! directory), the other users and their permissions, personal access tokens, and the per-IP
+//! back-off after failed logins. No sockets, no wire framing.
 
+pub mod access;
+pub mod password;
 pub mod root_password;
 pub mod throttle;
 pub mod tokens;
+pub mod users;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub use root_password::{RootCredentials, RootPasswordError};
 pub use throttle::LoginThrottle;
 pub use tokens::{TokenError, Tokens};
+pub use users::{UserError, Users};
 
 /// The 62 characters of generated secrets.
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

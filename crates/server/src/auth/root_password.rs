@@ -6,10 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-
-use super::{constant_time_eq, random_alphanumeric, store_private};
+use super::{constant_time_eq, password, random_alphanumeric, store_private};
 
 /// The file holding the generated password's hash.
 pub const HASH_FILE: &str = "root_password.phc";
@@ -61,7 +58,7 @@ impl RootCredentials {
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let phc = text.trim().to_owned();
-                if PasswordHash::new(&phc).is_err() {
+                if !password::is_phc(&phc) {
                     return Err(RootPasswordError::BadHash { path });
                 }
                 Ok((Self::Hashed(phc), None))
@@ -87,8 +84,7 @@ impl RootCredentials {
             Self::Configured(expected) => {
                 constant_time_eq(password.as_bytes(), expected.as_bytes())
             }
-            Self::Hashed(phc) => PasswordHash::new(phc)
-                .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()),
+            Self::Hashed(phc) => password::verify(phc, password),
         }
     }
 }
@@ -97,14 +93,8 @@ fn generate() -> Result<String, RootPasswordError> {
     random_alphanumeric(GENERATED_LEN).map_err(|e| RootPasswordError::Random(e.to_string()))
 }
 
-fn hash(password: &str) -> Result<String, RootPasswordError> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| RootPasswordError::Random(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| RootPasswordError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| RootPasswordError::Hash(e.to_string()))
+fn hash(secret: &str) -> Result<String, RootPasswordError> {
+    password::hash(secret).map_err(|e| RootPasswordError::Hash(e.to_string()))
 }
 
 fn store(dir: &Path, phc: &str) -> Result<(), RootPasswordError> {

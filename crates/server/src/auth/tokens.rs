@@ -133,6 +133,14 @@ impl Tokens {
         self.commit(|entries| entries.retain(|e| !(e.user_id == user_id && e.name == name)))
     }
 
+    /// Removes every token of a deleted user.
+    pub fn forget_user(&mut self, user_id: u32) -> Result<(), TokenError> {
+        if !self.entries.iter().any(|e| e.user_id == user_id) {
+            return Ok(());
+        }
+        self.commit(|entries| entries.retain(|e| e.user_id != user_id))
+    }
+
     /// `user`'s tokens that have not expired: `(name, expiry_at)`.
     pub fn list(&self, user_id: u32, now: u64) -> Vec<(String, Option<u64>)> {
         self.entries

@@ -5,6 +5,8 @@
 use bytes::BytesMut;
 use eddy_wire::commands::groups::{self, encode_group, encode_member};
 
+use super::require_topic;
+use crate::auth::access::Need;
 use crate::error::ServerError;
 use crate::groups::Memberships;
 use crate::metadata::{GroupKey, GroupMeta, TopicMeta};
@@ -27,10 +29,11 @@ fn details(snapshot: &Snapshot, key: GroupKey, t: &TopicMeta, g: &GroupMeta) -> 
 }
 
 /// GET_CONSUMER_GROUP: an empty OK reply when the topic has no such group (the SDK's `None`).
-pub fn get(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub fn get(ctx: &ShardCtx, user: Option<u32>, payload: &[u8]) -> Result<Reply, ServerError> {
     let (stream, topic, group) = groups::decode_group(payload)?;
     let snapshot = ctx.snapshot();
-    snapshot.catalog.topic(&stream, &topic)?;
+    let (s, t) = snapshot.catalog.topic(&stream, &topic)?;
+    snapshot.require(user, Need::ReadTopic(s.id, t.id))?;
     match snapshot.catalog.group(&stream, &topic, &group) {
         Ok((s, t, g)) => {
             let key = GroupKey { stream: s.id, topic: t.id, group: g.id };
@@ -42,10 +45,11 @@ pub fn get(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
 }
 
 /// GET_CONSUMER_GROUPS: every group of the topic, in id order.
-pub fn get_all(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub fn get_all(ctx: &ShardCtx, user: Option<u32>, payload: &[u8]) -> Result<Reply, ServerError> {
     let (stream, topic) = groups::decode_groups(payload)?;
     let snapshot = ctx.snapshot();
     let (s, t) = snapshot.catalog.topic(&stream, &topic)?;
+    snapshot.require(user, Need::ReadTopic(s.id, t.id))?;
     let mut out = BytesMut::new();
     for g in t.consumer_groups.values() {
         let key = GroupKey { stream: s.id, topic: t.id, group: g.id };
@@ -56,8 +60,13 @@ pub fn get_all(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
 }
 
 /// CREATE_CONSUMER_GROUP: replies with the new group's details (no members yet).
-pub async fn create(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn create(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let (stream, topic, name) = groups::decode_create(payload)?;
+    require_topic(ctx, user, &stream, &topic, Need::ReadTopic)?;
     ctx.change(MetaOp::CreateGroup {
         stream: stream.clone(),
         topic: topic.clone(),
@@ -71,8 +80,13 @@ pub async fn create(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError
 }
 
 /// DELETE_CONSUMER_GROUP: the group, its members and its stored offsets go.
-pub async fn delete(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn delete(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let (stream, topic, group) = groups::decode_group(payload)?;
+    require_topic(ctx, user, &stream, &topic, Need::ReadTopic)?;
     ctx.change(MetaOp::DeleteGroup { stream, topic, group }).await?;
     Ok(Reply::default())
 }
@@ -84,6 +98,7 @@ pub async fn join(
     payload: &[u8],
 ) -> Result<Reply, ServerError> {
     let (stream, topic, group) = groups::decode_group(payload)?;
+    require_topic(ctx, session.user_id, &stream, &topic, Need::ReadTopic)?;
     let client = session.client_id;
     // Before the join is sent: whatever happens to this request, the connection's end leaves.
     session.groups.get_or_insert_with(|| Box::new(Memberships::new(client, ctx.meta_sender())));
@@ -98,6 +113,7 @@ pub async fn leave(
     payload: &[u8],
 ) -> Result<Reply, ServerError> {
     let (stream, topic, group) = groups::decode_group(payload)?;
+    require_topic(ctx, session.user_id, &stream, &topic, Need::ReadTopic)?;
     let key = ctx.snapshot().catalog.group_key(&stream, &topic, &group)?;
     let client = session.client_id;
     ctx.change(MetaOp::LeaveGroup { stream, topic, group, client }).await?;

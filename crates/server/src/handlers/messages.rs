@@ -7,7 +7,8 @@ use eddy_wire::commands::messages::{
     self, PollDeferred, PollMessages, SendMessages, encode_polled_head,
 };
 
-use super::partition_handle;
+use super::{partition_handle, require_topic};
+use crate::auth::access::Need;
 use crate::error::ServerError;
 use crate::groups::{Target, note, resolve};
 use crate::metadata::PartitionKey;
@@ -16,10 +17,15 @@ use crate::shard::ShardCtx;
 use crate::shard::message::{Deferral, PartitionOp, PendingPoll, Polled, ask, waiter_id};
 use crate::transport::conn::Reply;
 
-pub async fn send(ctx: &ShardCtx, mut payload: BytesMut) -> Result<Reply, ServerError> {
+pub async fn send(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    mut payload: BytesMut,
+) -> Result<Reply, ServerError> {
     let req = SendMessages::decode(&payload)?;
     let snapshot = ctx.snapshot();
     let (s, t) = snapshot.catalog.topic(&req.stream, &req.topic)?;
+    snapshot.require(user, Need::Send(s.id, t.id))?;
     let count = t.partitions.len() as u32;
     if count == 0 {
         return Err(ServerError::PartitionNotFound(0));
@@ -49,6 +55,7 @@ fn poll_target(
     session: &mut Session,
     req: &PollMessages,
 ) -> Result<Option<Target>, ServerError> {
+    require_topic(ctx, session.user_id, &req.stream, &req.topic, Need::Poll)?;
     let ids = (&req.stream, &req.topic);
     let groups = session.groups.as_deref_mut();
     resolve(&ctx.snapshot(), groups, session.client_id, ids, &req.consumer, req.partition, true)
@@ -121,8 +128,13 @@ pub async fn poll_deferred(
     Ok(Reply::default())
 }
 
-pub async fn flush(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn flush(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let (stream, topic, partition, fsync) = messages::decode_flush(payload)?;
+    require_topic(ctx, user, &stream, &topic, Need::Send)?;
     let handle = partition_handle(ctx, &stream, &topic, partition)?;
     ask(&handle.tx, |reply| PartitionOp::Flush { fsync, reply }).await?;
     Ok(Reply::default())

@@ -1,5 +1,6 @@
-//! Command dispatch: check the session, decode the payload, run the command, return a typed
-//! reply. One file per resource. Handlers never touch a socket.
+//! Command dispatch: check the session, decode the payload, check the user's permission for
+//! what the command touches (`auth::access`), run the command, return a typed reply. One file
+//! per resource. Handlers never touch a socket.
 
 mod clients;
 mod groups;
@@ -10,10 +11,12 @@ mod streams;
 mod system;
 mod tokens;
 mod topics;
+mod users;
 
 use bytes::BytesMut;
 use eddy_wire::codes::command as c;
 
+use crate::auth::access::Need;
 use crate::error::ServerError;
 use crate::session::Session;
 use crate::shard::ShardCtx;
@@ -27,12 +30,23 @@ pub async fn handle(
     code: u32,
     payload: BytesMut,
 ) -> Result<Reply, ServerError> {
-    // Codes Iggy defines that Eddy does not serve (users, tokens, segments, snapshots) are known
-    // and answered "feature unavailable" below; others are invalid.
+    // Codes Iggy defines that Eddy does not serve (segments, snapshots) are known and answered
+    // "feature unavailable" below; others are invalid.
     if c::name(code) == "unknown" {
         return Err(ServerError::InvalidCommand(code));
     }
     session.authorize(code)?;
+    // A user deleted or deactivated since this session logged in has lost its login.
+    if let Some(user) = session.user_id
+        && !ctx.snapshot().may_act(user)
+    {
+        session.logout();
+        ctx.clients.set_user(session.client_id, session.user_id);
+        if !matches!(code, c::PING | c::LOGIN_USER | c::LOGIN_WITH_PERSONAL_ACCESS_TOKEN) {
+            return Err(ServerError::Unauthenticated);
+        }
+    }
+    let user = session.user_id;
     ctx.load().request();
     match code {
         c::PING => Ok(Reply::default()),
@@ -54,40 +68,60 @@ pub async fn handle(
             ctx.clients.set_user(session.client_id, session.user_id);
             Ok(Reply::default())
         }
-        c::GET_CLIENT => clients::get(ctx, &payload).await,
-        c::GET_CLIENTS => Ok(clients::get_all(ctx).await),
+        c::GET_USER => users::get(ctx, session, &payload),
+        c::GET_USERS => users::get_all(ctx, session),
+        c::CREATE_USER => Box::pin(users::create(ctx, session, &payload)).await,
+        c::DELETE_USER => Box::pin(users::delete(ctx, session, &payload)).await,
+        c::UPDATE_USER => Box::pin(users::update(ctx, session, &payload)).await,
+        c::UPDATE_PERMISSIONS => Box::pin(users::update_permissions(ctx, session, &payload)).await,
+        c::CHANGE_PASSWORD => Box::pin(users::change_password(ctx, session, &payload)).await,
+        c::GET_CLIENT => {
+            ctx.snapshot().require(user, Need::ReadServers)?;
+            clients::get(ctx, &payload).await
+        }
+        c::GET_CLIENTS => {
+            ctx.snapshot().require(user, Need::ReadServers)?;
+            Ok(clients::get_all(ctx).await)
+        }
         c::GET_ME => Ok(system::me(ctx, session)),
-        c::GET_STATS => Ok(system::stats(ctx)),
+        c::GET_STATS => {
+            ctx.snapshot().require(user, Need::ReadServers)?;
+            Ok(system::stats(ctx))
+        }
         c::GET_CLUSTER_METADATA => Ok(system::cluster_metadata(ctx)),
-        c::GET_SHARD_STATS => Ok(system::shard_stats(ctx)),
-        c::GET_STREAM => streams::get(ctx, &payload),
-        c::GET_STREAMS => Ok(streams::get_all(ctx)),
-        c::CREATE_STREAM => Box::pin(streams::create(ctx, &payload)).await,
-        c::UPDATE_STREAM => Box::pin(streams::update(ctx, &payload)).await,
-        c::DELETE_STREAM => Box::pin(streams::delete(ctx, &payload)).await,
-        c::PURGE_STREAM => Box::pin(streams::purge(ctx, &payload)).await,
-        c::GET_TOPIC => topics::get(ctx, &payload),
-        c::GET_TOPICS => topics::get_all(ctx, &payload),
-        c::CREATE_TOPIC => Box::pin(topics::create(ctx, &payload)).await,
-        c::UPDATE_TOPIC => Box::pin(topics::update(ctx, &payload)).await,
-        c::DELETE_TOPIC => Box::pin(topics::delete(ctx, &payload)).await,
-        c::PURGE_TOPIC => Box::pin(topics::purge(ctx, &payload)).await,
-        c::CREATE_PARTITIONS => Box::pin(topics::create_partitions(ctx, &payload)).await,
-        c::DELETE_PARTITIONS => Box::pin(topics::delete_partitions(ctx, &payload)).await,
-        c::SEND_MESSAGES => messages::send(ctx, payload).await,
+        c::GET_SHARD_STATS => {
+            ctx.snapshot().require(user, Need::ReadServers)?;
+            Ok(system::shard_stats(ctx))
+        }
+        c::GET_STREAM => streams::get(ctx, user, &payload),
+        c::GET_STREAMS => streams::get_all(ctx, user),
+        c::CREATE_STREAM => Box::pin(streams::create(ctx, user, &payload)).await,
+        c::UPDATE_STREAM => Box::pin(streams::update(ctx, user, &payload)).await,
+        c::DELETE_STREAM => Box::pin(streams::delete(ctx, user, &payload)).await,
+        c::PURGE_STREAM => Box::pin(streams::purge(ctx, user, &payload)).await,
+        c::GET_TOPIC => topics::get(ctx, user, &payload),
+        c::GET_TOPICS => topics::get_all(ctx, user, &payload),
+        c::CREATE_TOPIC => Box::pin(topics::create(ctx, user, &payload)).await,
+        c::UPDATE_TOPIC => Box::pin(topics::update(ctx, user, &payload)).await,
+        c::DELETE_TOPIC => Box::pin(topics::delete(ctx, user, &payload)).await,
+        c::PURGE_TOPIC => Box::pin(topics::purge(ctx, user, &payload)).await,
+        c::CREATE_PARTITIONS => Box::pin(topics::create_partitions(ctx, user, &payload)).await,
+        c::DELETE_PARTITIONS => Box::pin(topics::delete_partitions(ctx, user, &payload)).await,
+        c::DELETE_SEGMENTS => Box::pin(topics::delete_segments(ctx, user, &payload)).await,
+        c::SEND_MESSAGES => messages::send(ctx, user, payload).await,
         c::POLL_MESSAGES => messages::poll(ctx, session, &payload).await,
         c::POLL_MESSAGES_DEFERRED => messages::poll_deferred(ctx, session, &payload).await,
         // A connection's deferred poll is cancelled by its transport while it waits (the
         // request is seen before it runs); run in turn it finds nothing waiting.
         c::CANCEL_DEFERRED_REQUEST => Ok(Reply::default()),
-        c::FLUSH_UNSAVED_BUFFER => Box::pin(messages::flush(ctx, &payload)).await,
-        c::GET_CONSUMER_OFFSET => offsets::get(ctx, &payload).await,
+        c::FLUSH_UNSAVED_BUFFER => Box::pin(messages::flush(ctx, user, &payload)).await,
+        c::GET_CONSUMER_OFFSET => offsets::get(ctx, user, &payload).await,
         c::STORE_CONSUMER_OFFSET => offsets::store(ctx, session, &payload).await,
         c::DELETE_CONSUMER_OFFSET => Box::pin(offsets::delete(ctx, session, &payload)).await,
-        c::GET_CONSUMER_GROUP => groups::get(ctx, &payload),
-        c::GET_CONSUMER_GROUPS => groups::get_all(ctx, &payload),
-        c::CREATE_CONSUMER_GROUP => Box::pin(groups::create(ctx, &payload)).await,
-        c::DELETE_CONSUMER_GROUP => Box::pin(groups::delete(ctx, &payload)).await,
+        c::GET_CONSUMER_GROUP => groups::get(ctx, user, &payload),
+        c::GET_CONSUMER_GROUPS => groups::get_all(ctx, user, &payload),
+        c::CREATE_CONSUMER_GROUP => Box::pin(groups::create(ctx, user, &payload)).await,
+        c::DELETE_CONSUMER_GROUP => Box::pin(groups::delete(ctx, user, &payload)).await,
         c::JOIN_CONSUMER_GROUP => Box::pin(groups::join(ctx, session, &payload)).await,
         c::LEAVE_CONSUMER_GROUP => Box::pin(groups::leave(ctx, session, &payload)).await,
         c::SUBSCRIBE => Box::pin(push::subscribe(ctx, session, &payload)).await,
@@ -95,6 +129,33 @@ pub async fn handle(
         c::UNSUBSCRIBE => Box::pin(push::unsubscribe(session, &payload)).await,
         _ => Err(ServerError::FeatureUnavailable(c::name(code))),
     }
+}
+
+/// Fails unless `user` may do `need` to the stream `stream` names (a missing stream: its
+/// not-found error, as the command itself would answer).
+pub(crate) fn require_stream(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    stream: &eddy_wire::Identifier,
+    need: fn(u32) -> Need,
+) -> Result<(), ServerError> {
+    let snapshot = ctx.snapshot();
+    let s = snapshot.catalog.stream(stream)?;
+    snapshot.require(user, need(s.id))
+}
+
+/// Fails unless `user` may do `need` to the topic `stream` and `topic` name (a missing one:
+/// its not-found error).
+pub(crate) fn require_topic(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    stream: &eddy_wire::Identifier,
+    topic: &eddy_wire::Identifier,
+    need: fn(u32, u32) -> Need,
+) -> Result<(), ServerError> {
+    let snapshot = ctx.snapshot();
+    let (s, t) = snapshot.catalog.topic(stream, topic)?;
+    snapshot.require(user, need(s.id, t.id))
 }
 
 /// Resolves a topic's partition to its handle.

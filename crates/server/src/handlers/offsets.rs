@@ -4,7 +4,8 @@
 use bytes::BytesMut;
 use eddy_wire::commands::offsets::{OffsetKey, encode_offset};
 
-use super::partition_handle;
+use super::{partition_handle, require_topic};
+use crate::auth::access::Need;
 use crate::error::ServerError;
 use crate::groups::{Target, note, resolve, stored_id};
 use crate::session::Session;
@@ -14,8 +15,9 @@ use crate::transport::conn::Reply;
 
 /// GET_CONSUMER_OFFSET. A group's offset needs no membership (as in Iggy): the partition
 /// asked, or 0.
-pub async fn get(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn get(ctx: &ShardCtx, user: Option<u32>, payload: &[u8]) -> Result<Reply, ServerError> {
     let key = OffsetKey::decode_payload(payload)?;
+    require_topic(ctx, user, &key.stream, &key.topic, Need::Poll)?;
     let partition = key.partition.unwrap_or(0);
     let consumer = stored_id(&ctx.snapshot(), (&key.stream, &key.topic), &key.consumer)?;
     let handle = partition_handle(ctx, &key.stream, &key.topic, partition)?;
@@ -33,6 +35,7 @@ pub async fn get(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
 /// The consumer and partition a STORE or DELETE addresses: a group's member must own the
 /// partition (the one asked, or the one it polled last).
 fn target(ctx: &ShardCtx, session: &mut Session, key: &OffsetKey) -> Result<Target, ServerError> {
+    require_topic(ctx, session.user_id, &key.stream, &key.topic, Need::Poll)?;
     let ids = (&key.stream, &key.topic);
     let groups = session.groups.as_deref_mut();
     resolve(&ctx.snapshot(), groups, session.client_id, ids, &key.consumer, key.partition, false)?

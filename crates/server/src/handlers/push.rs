@@ -6,6 +6,7 @@ use eddy_wire::WireError;
 use eddy_wire::commands::CONSUMER_KIND_GROUP;
 use eddy_wire::commands::push::{self, FROM_STRATEGY, GrantCredit, Subscribe};
 
+use crate::auth::access::Need;
 use crate::error::ServerError;
 use crate::metadata::PartitionKey;
 use crate::push::{Part, Spec, Subscriptions};
@@ -36,6 +37,7 @@ pub async fn subscribe(
     }
     let snapshot = ctx.snapshot();
     let (s, t) = snapshot.catalog.topic(&req.stream, &req.topic)?;
+    snapshot.require(session.user_id, Need::Poll(s.id, t.id))?;
     let wanted: Vec<(u32, u64)> = match req.partitions.is_empty() {
         true => (0..t.partitions.len() as u32).map(|p| (p, FROM_STRATEGY)).collect(),
         false => req.partitions.clone(),

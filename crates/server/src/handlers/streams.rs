@@ -4,7 +4,9 @@ use bytes::BytesMut;
 use eddy_wire::Identifier;
 use eddy_wire::commands::streams::{self, StreamSummary};
 
+use super::require_stream;
 use super::topics::topic_summary;
+use crate::auth::access::Need;
 use crate::error::ServerError;
 use crate::metadata::StreamMeta;
 use crate::shard::ShardCtx;
@@ -39,42 +41,68 @@ fn details(snapshot: &Snapshot, id: &Identifier) -> Result<Reply, ServerError> {
     Ok(Reply::ok(out))
 }
 
-pub fn get(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub fn get(ctx: &ShardCtx, user: Option<u32>, payload: &[u8]) -> Result<Reply, ServerError> {
     let id = streams::decode_id(payload)?;
-    // A missing stream is an empty OK reply: the SDK maps it to `None`.
-    Ok(details(&ctx.snapshot(), &id).unwrap_or_default())
+    let snapshot = ctx.snapshot();
+    match snapshot.catalog.stream(&id) {
+        Ok(s) => snapshot.require(user, Need::ReadStream(s.id))?,
+        // A missing stream is an empty OK reply: the SDK maps it to `None`.
+        Err(_) => return Ok(Reply::default()),
+    }
+    details(&snapshot, &id)
 }
 
-pub fn get_all(ctx: &ShardCtx) -> Reply {
+pub fn get_all(ctx: &ShardCtx, user: Option<u32>) -> Result<Reply, ServerError> {
     let snapshot = ctx.snapshot();
+    snapshot.require(user, Need::ReadStreams)?;
     let mut out = BytesMut::new();
     for s in snapshot.catalog.streams.values() {
         summary(&snapshot, s).encode(&mut out);
     }
-    Reply::ok(out)
+    Ok(Reply::ok(out))
 }
 
-pub async fn create(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn create(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
+    ctx.snapshot().require(user, Need::CreateStream)?;
     let name = streams::decode_create(payload)?;
     let created = ctx.change(MetaOp::CreateStream { name }).await?;
     let id = created.map_or(0, |(s, _)| s);
     details(&ctx.snapshot(), &Identifier::Numeric(id))
 }
 
-pub async fn update(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn update(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let (stream, name) = streams::decode_update(payload)?;
+    require_stream(ctx, user, &stream, Need::ManageStream)?;
     ctx.change(MetaOp::UpdateStream { stream, name }).await?;
     Ok(Reply::default())
 }
 
-pub async fn delete(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn delete(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let stream = streams::decode_id(payload)?;
+    require_stream(ctx, user, &stream, Need::ManageStream)?;
     ctx.change(MetaOp::DeleteStream { stream }).await?;
     Ok(Reply::default())
 }
 
-pub async fn purge(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn purge(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let stream = streams::decode_id(payload)?;
+    require_stream(ctx, user, &stream, Need::ManageStream)?;
     ctx.change(MetaOp::PurgeStream { stream }).await?;
     Ok(Reply::default())
 }

@@ -10,7 +10,8 @@ use eddy_wire::commands::system::{
 };
 use eddy_wire::commands::users::{Login, encode_identity};
 
-use crate::auth::constant_time_eq;
+use crate::auth::users::ROOT_USER_ID;
+use crate::auth::{constant_time_eq, password};
 use crate::error::ServerError;
 use crate::metadata::GroupKey;
 use crate::session::Session;
@@ -19,12 +20,11 @@ use crate::shard::partition::now_micros;
 use crate::shard::route::owner;
 use crate::transport::conn::Reply;
 
-/// The root user's id (Iggy's ids start at 0).
-const ROOT_USER_ID: u32 = 0;
-
-/// LOGIN_USER: waits out the peer address's back-off, checks the root credentials (a stored
-/// hash is checked off the shard's thread), logs every failure with the peer address, and ends
-/// the connection after `auth.max_failed_logins` failures on it.
+/// LOGIN_USER: waits out the peer address's back-off, checks the root credentials or a user's
+/// password hash (hashes are checked off the shard's thread; an unknown name is checked against
+/// a dummy hash, so its answer takes as long), logs every failure with the peer address, and
+/// ends the connection after `auth.max_failed_logins` failures on it. An inactive user with the
+/// right password is told so (USER_INACTIVE) and the failure is not counted.
 pub async fn login(
     ctx: &ShardCtx,
     session: &mut Session,
@@ -33,19 +33,53 @@ pub async fn login(
     let login = Login::decode(payload)?;
     let shared = &ctx.shared;
     login_backoff(ctx, session).await;
-    let user_ok =
-        constant_time_eq(login.username.as_bytes(), ctx.config.auth.root_username.as_bytes());
-    let password_ok = if shared.root.is_hashed() {
-        let (root, password) = (shared.root.clone(), login.password.clone());
-        compio::runtime::spawn_blocking(move || root.verify(&password)).await.unwrap_or(false)
-    } else {
-        shared.root.verify(&login.password)
-    };
-    if !(user_ok & password_ok) {
-        failed_login(ctx, session, &login.username);
-        return Err(ServerError::InvalidCredentials);
+    let root_name = ctx.config.auth.root_username.as_bytes();
+    if constant_time_eq(login.username.as_bytes(), root_name) {
+        let password_ok = if shared.root.is_hashed() {
+            let (root, password) = (shared.root.clone(), login.password.clone());
+            compio::runtime::spawn_blocking(move || root.verify(&password)).await.unwrap_or(false)
+        } else {
+            shared.root.verify(&login.password)
+        };
+        if !password_ok {
+            failed_login(ctx, session, &login.username);
+            return Err(ServerError::InvalidCredentials);
+        }
+        return Ok(logged_in(ctx, session, ROOT_USER_ID));
     }
-    Ok(logged_in(ctx, session, ROOT_USER_ID))
+    let found = ctx
+        .snapshot()
+        .users
+        .by_name(&login.username)
+        .map(|u| (u.id, u.active, u.password_hash.clone()));
+    let phc = found.as_ref().map(|(_, _, phc)| phc.clone());
+    let given = login.password.clone();
+    let password_ok = compio::runtime::spawn_blocking(move || match phc {
+        Some(phc) => password::verify(&phc, &given),
+        None => {
+            password::verify(dummy_hash(), &given);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
+    match found {
+        Some((id, true, _)) if password_ok => Ok(logged_in(ctx, session, id)),
+        Some((_, false, _)) if password_ok => Err(ServerError::UserInactive),
+        _ => {
+            failed_login(ctx, session, &login.username);
+            Err(ServerError::InvalidCredentials)
+        }
+    }
+}
+
+/// A hash no password matches in practice, checked for names no user has.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let secret = crate::auth::random_alphanumeric(24).unwrap_or_default();
+        password::hash(&secret).unwrap_or_default()
+    })
 }
 
 /// Waits out the peer address's back-off before a login attempt is checked.

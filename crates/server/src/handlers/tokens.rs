@@ -20,7 +20,7 @@ fn user(session: &Session) -> Result<u32, ServerError> {
 }
 
 /// Runs `f` on the token store off the shard's thread (it may write and sync the file).
-async fn with_tokens<T: Send + 'static>(
+pub(super) async fn with_tokens<T: Send + 'static>(
     ctx: &ShardCtx,
     f: impl FnOnce(&mut crate::auth::Tokens) -> Result<T, TokenError> + Send + 'static,
 ) -> Result<T, ServerError> {
@@ -86,7 +86,17 @@ pub async fn login(
     let token = tokens::decode_name(payload, "token")?;
     login_backoff(ctx, session).await;
     let now = now_micros();
-    match with_tokens(ctx, move |t| t.login(&token, now)).await {
+    let found = with_tokens(ctx, move |t| t.login(&token, now)).await;
+    // A deleted user's token is no token; an inactive user's is refused as its password is.
+    let found = match found {
+        Ok(user) if ctx.snapshot().may_act(user) => Ok(user),
+        Ok(user) if ctx.snapshot().users.users.contains_key(&user) => {
+            return Err(ServerError::UserInactive);
+        }
+        Ok(_) => Err(ServerError::Token(TokenError::Invalid)),
+        Err(e) => Err(e),
+    };
+    match found {
         Ok(user) => Ok(logged_in(ctx, session, user)),
         Err(e) => {
             failed_login(ctx, session, "(personal access token)");

@@ -4,10 +4,12 @@ use bytes::BytesMut;
 use eddy_wire::Identifier;
 use eddy_wire::commands::topics::{self, CreateTopic, PartitionSummary, TopicSummary, UpdateTopic};
 
+use super::{require_stream, require_topic};
+use crate::auth::access::Need;
 use crate::error::ServerError;
 use crate::metadata::{PartitionKey, TopicMeta, TopicSettings};
 use crate::shard::ShardCtx;
-use crate::shard::message::{MetaOp, Snapshot};
+use crate::shard::message::{MetaOp, PartitionOp, Snapshot, ask};
 use crate::transport::conn::Reply;
 
 fn partition_summaries(snapshot: &Snapshot, stream: u32, t: &TopicMeta) -> Vec<PartitionSummary> {
@@ -69,16 +71,22 @@ fn settings(
     TopicSettings { name, compression, message_expiry, max_topic_size, replication_factor }
 }
 
-pub fn get(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub fn get(ctx: &ShardCtx, user: Option<u32>, payload: &[u8]) -> Result<Reply, ServerError> {
     let (stream, topic) = topics::decode_ids(payload)?;
-    // A missing topic is an empty OK reply: the SDK maps it to `None`.
-    Ok(details(&ctx.snapshot(), &stream, &topic).unwrap_or_default())
+    let snapshot = ctx.snapshot();
+    match snapshot.catalog.topic(&stream, &topic) {
+        Ok((s, t)) => snapshot.require(user, Need::ReadTopic(s.id, t.id))?,
+        // A missing topic is an empty OK reply: the SDK maps it to `None`.
+        Err(_) => return Ok(Reply::default()),
+    }
+    details(&snapshot, &stream, &topic)
 }
 
-pub fn get_all(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub fn get_all(ctx: &ShardCtx, user: Option<u32>, payload: &[u8]) -> Result<Reply, ServerError> {
     let stream = eddy_wire::commands::streams::decode_id(payload)?;
     let snapshot = ctx.snapshot();
     let s = snapshot.catalog.stream(&stream)?;
+    snapshot.require(user, Need::ReadTopics(s.id))?;
     let mut out = BytesMut::new();
     for t in s.topics.values() {
         topic_summary(&snapshot, s.id, t).encode(&mut out);
@@ -86,8 +94,13 @@ pub fn get_all(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
     Ok(Reply::ok(out))
 }
 
-pub async fn create(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn create(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let req = CreateTopic::decode(payload)?;
+    require_stream(ctx, user, &req.stream, Need::CreateTopic)?;
     let settings = settings(
         req.name,
         req.compression,
@@ -103,8 +116,13 @@ pub async fn create(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError
     details(&ctx.snapshot(), &Identifier::Numeric(s), &Identifier::Numeric(t))
 }
 
-pub async fn update(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn update(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let req = UpdateTopic::decode(payload)?;
+    require_topic(ctx, user, &req.stream, &req.topic, Need::ManageTopic)?;
     let settings = settings(
         req.name,
         req.compression,
@@ -116,26 +134,61 @@ pub async fn update(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError
     Ok(Reply::default())
 }
 
-pub async fn delete(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn delete(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let (stream, topic) = topics::decode_ids(payload)?;
+    require_topic(ctx, user, &stream, &topic, Need::ManageTopic)?;
     ctx.change(MetaOp::DeleteTopic { stream, topic }).await?;
     Ok(Reply::default())
 }
 
-pub async fn purge(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn purge(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let (stream, topic) = topics::decode_ids(payload)?;
+    require_topic(ctx, user, &stream, &topic, Need::ManageTopic)?;
     ctx.change(MetaOp::PurgeTopic { stream, topic }).await?;
     Ok(Reply::default())
 }
 
-pub async fn create_partitions(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn create_partitions(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let (stream, topic, count) = topics::decode_partitions(payload)?;
+    require_topic(ctx, user, &stream, &topic, Need::ManageTopic)?;
     ctx.change(MetaOp::CreatePartitions { stream, topic, count }).await?;
     Ok(Reply::default())
 }
 
-pub async fn delete_partitions(ctx: &ShardCtx, payload: &[u8]) -> Result<Reply, ServerError> {
+pub async fn delete_partitions(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
     let (stream, topic, count) = topics::decode_partitions(payload)?;
+    require_topic(ctx, user, &stream, &topic, Need::ManageTopic)?;
     ctx.change(MetaOp::DeletePartitions { stream, topic, count }).await?;
+    Ok(Reply::default())
+}
+
+/// DELETE_SEGMENTS: the partition's `count` oldest sealed segments go (never the active one,
+/// nor one holding a message a stored consumer offset has not passed: as Iggy does).
+pub async fn delete_segments(
+    ctx: &ShardCtx,
+    user: Option<u32>,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
+    let (stream, topic, partition, count) = topics::decode_delete_segments(payload)?;
+    require_topic(ctx, user, &stream, &topic, Need::ManageTopic)?;
+    let handle = super::partition_handle(ctx, &stream, &topic, partition)?;
+    ask(&handle.tx, |reply| PartitionOp::Retain { expired_before: None, oldest: count, reply })
+        .await?;
     Ok(Reply::default())
 }

@@ -69,6 +69,12 @@ impl Offsets {
         Ok(Self { dir, stored })
     }
 
+    /// The lowest offset any consumer has stored (`None`: none has): retention deletes no
+    /// message past it, as Iggy's does.
+    pub fn min_stored(&self) -> Option<u64> {
+        self.stored.values().copied().min()
+    }
+
     pub fn get(&self, consumer: &ConsumerId) -> Option<u64> {
         self.stored.get(consumer).copied()
     }

@@ -76,6 +76,15 @@ impl Polled {
     }
 }
 
+/// What a `PartitionOp::Retain` removed, and what it could remove next.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retained {
+    pub removed: crate::storage::log::Removed,
+    /// The newest timestamp in the oldest segment that may be deleted now, if any (size-based
+    /// retention deletes the topic's oldest such segment first).
+    pub next_deletable: Option<u64>,
+}
+
 /// An operation on one partition, executed by the shard that owns it.
 #[derive(Debug)]
 pub enum PartitionOp {
@@ -141,6 +150,14 @@ pub enum PartitionOp {
     Purge {
         reply: Reply<()>,
     },
+    /// Deletes sealed segments from the start of the log (never the active one, nor one holding
+    /// a message past the lowest stored consumer offset): those whose newest message is older
+    /// than `expired_before` (µs), then up to `oldest` more.
+    Retain {
+        expired_before: Option<u64>,
+        oldest: u32,
+        reply: Reply<Retained>,
+    },
     /// Stop serving; with `delete`, remove the partition's files.
     Close {
         delete: bool,
@@ -161,6 +178,7 @@ impl PartitionOp {
             | Self::DeleteOffset { reply, .. }
             | Self::Flush { reply, .. }
             | Self::Purge { reply } => drop(reply.send(Err(error()))),
+            Self::Retain { reply, .. } => drop(reply.send(Err(error()))),
             Self::StartOf { reply, .. } => drop(reply.send(Err(error()))),
             Self::Push { to, .. } => to.send(Err(error())),
             Self::Close { reply, .. } => drop(reply.send(Ok(()))),
@@ -300,6 +318,42 @@ pub struct Snapshot {
     pub partitions: std::collections::HashMap<PartitionKey, PartitionHandle>,
     /// Who belongs to which consumer group (connections, not persisted).
     pub members: Members,
+    /// The users besides root, with their permissions.
+    pub users: crate::auth::Users,
+}
+
+impl Snapshot {
+    /// Fails unless the session's user may do `need`: the root user may do everything; a
+    /// deleted or inactive user nothing (the dispatcher logs such a session out).
+    pub fn require(
+        &self,
+        user: Option<u32>,
+        need: crate::auth::access::Need,
+    ) -> Result<(), crate::error::ServerError> {
+        use crate::error::ServerError;
+        match user {
+            None => Err(ServerError::Unauthenticated),
+            Some(crate::auth::users::ROOT_USER_ID) => Ok(()),
+            Some(id) => match self.users.users.get(&id) {
+                None => Err(ServerError::Unauthenticated),
+                Some(u) if !u.active => Err(ServerError::UserInactive),
+                Some(u) => match u
+                    .permissions
+                    .as_ref()
+                    .is_some_and(|p| crate::auth::access::allows(p, need))
+                {
+                    true => Ok(()),
+                    false => Err(ServerError::Unauthorized),
+                },
+            },
+        }
+    }
+
+    /// Whether `user` may still act: root, or a user that exists and is active.
+    pub fn may_act(&self, user: u32) -> bool {
+        user == crate::auth::users::ROOT_USER_ID
+            || self.users.users.get(&user).is_some_and(|u| u.active)
+    }
 }
 
 /// A change to the catalog, sent to the metadata owner.
@@ -377,6 +431,27 @@ pub enum MetaOp {
     SettleRevocations {
         group: crate::metadata::GroupKey,
         client: u32,
+    },
+    /// Adds a user (its password already hashed); the outcome's first id is the user's.
+    CreateUser(crate::auth::users::NewUser),
+    DeleteUser {
+        user: u32,
+    },
+    UpdateUser {
+        user: u32,
+        username: Option<String>,
+        active: Option<bool>,
+    },
+    UpdatePermissions {
+        user: u32,
+        permissions: Option<eddy_wire::commands::users::Permissions>,
+    },
+    /// Replaces a password hash, if it is still the one the current password was checked
+    /// against.
+    ChangePassword {
+        user: u32,
+        expected: String,
+        hash: String,
     },
 }
 

@@ -17,6 +17,7 @@ use super::message::{
 };
 use super::partition::{now_micros, partition_dir};
 use super::route::owner;
+use crate::auth::Users;
 use crate::error::ServerError;
 use crate::metadata::members::{Members, partition_count};
 use crate::metadata::{Catalog, PartitionKey, store};
@@ -45,6 +46,11 @@ pub struct MetaOwner {
     pub waiting: Arc<AtomicU64>,
     /// Consumer group members (connections; changed here like the catalog, never saved).
     pub members: Members,
+    /// The users besides root (saved to their own file).
+    pub users: Users,
+    /// The root user's configured name (no other user may take it).
+    pub root_name: String,
+    pub max_users: usize,
 }
 
 impl MetaOwner {
@@ -65,6 +71,7 @@ impl MetaOwner {
         // Partitions whose stored offset for a deleted group goes with it.
         let mut forgotten: Vec<(PartitionKey, u32)> = Vec::new();
         let mut members = self.members.clone();
+        let mut users = self.users.clone();
         let mut created = None;
         match op {
             MetaOp::CreateStream { name } => {
@@ -125,6 +132,22 @@ impl MetaOwner {
                     return Ok((self.snapshot(), None));
                 }
             }
+            MetaOp::CreateUser(new) => {
+                let id = users.create(new, &self.root_name, self.max_users)?;
+                created = Some((id, 0));
+            }
+            MetaOp::DeleteUser { user } => {
+                users.delete(user)?;
+            }
+            MetaOp::UpdateUser { user, username, active } => {
+                users.update(user, username, active, &self.root_name)?;
+            }
+            MetaOp::UpdatePermissions { user, permissions } => {
+                users.set_permissions(user, permissions)?;
+            }
+            MetaOp::ChangePassword { user, expected, hash } => {
+                users.set_password(user, &expected, hash)?;
+            }
         }
         members.follow(&catalog);
         for key in purged {
@@ -144,6 +167,9 @@ impl MetaOwner {
         }
         if catalog != self.catalog {
             store::save(&self.data_dir, &catalog)?;
+        }
+        if users != self.users {
+            users.save(&self.data_dir)?;
         }
         // The change is durable from here on: memory follows the disk even if cleaning up
         // fails (what is left on disk is removed at the next start or reuse). A deleted group's
@@ -174,6 +200,7 @@ impl MetaOwner {
         }
         self.catalog = catalog;
         self.members = members;
+        self.users = users;
         let snapshot = self.snapshot();
         install_everywhere(&self.shards, &snapshot, opens).await?;
         Ok((snapshot, created))
@@ -185,6 +212,7 @@ impl MetaOwner {
             catalog: self.catalog.clone(),
             partitions: self.partitions.clone(),
             members: self.members.clone(),
+            users: self.users.clone(),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod load;
 pub mod message;
 pub mod meta;
 pub mod partition;
+pub mod retention;
 pub mod route;
 pub mod waiting;
 
@@ -127,6 +128,8 @@ pub enum StartError {
     Locked(#[from] LockError),
     #[error("root password: {0}")]
     RootPassword(#[from] RootPasswordError),
+    #[error("users: {0}")]
+    Users(#[from] crate::auth::UserError),
     #[error("personal access tokens: {0}")]
     Tokens(#[from] crate::auth::TokenError),
     #[error("TLS: {0}")]
@@ -294,6 +297,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     let (root, generated_root_password) =
         RootCredentials::load_or_generate(&config.auth.root_password, &data_dir)?;
     let tokens = crate::auth::Tokens::load(&data_dir, config.auth.max_tokens_per_user)?;
+    let users = crate::auth::Users::load(&data_dir)?;
     let catalog = store::load(&data_dir)?;
     remove_unlisted(&data_dir, &catalog);
     let n = config.shard_count();
@@ -309,6 +313,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         catalog: catalog.clone(),
         partitions: handles.clone(),
         members: Default::default(),
+        users: users.clone(),
     });
     let mut tcp = match config.tcp.enabled {
         true => Some(listeners(config.tcp.address, n, config.limits.listen_backlog, "tcp")?),
@@ -356,6 +361,9 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         shards: install_txs,
         waiting: waiting.clone(),
         members: Default::default(),
+        users,
+        root_name: config.auth.root_username.clone(),
+        max_users: config.auth.max_users,
     });
     let mut meta_rx = Some(meta_rx);
     let (ready_tx, ready_rx) = flume::unbounded();
@@ -525,6 +533,7 @@ async fn shard_main(boot: Boot) {
     // Recovery failures of single partitions are logged and leave those partitions unserved;
     // they do not stop the server.
     open_partitions(&ctx, boot.open).await.ok();
+    compio::runtime::spawn(retention::run(ctx.clone())).detach();
     let install_ctx = ctx.clone();
     let install_rx = boot.install_rx;
     compio::runtime::spawn(async move {

@@ -198,6 +198,11 @@ impl PartitionActor {
                     self.publish();
                     reply.send(result).ok();
                 }
+                PartitionOp::Retain { expired_before, oldest, reply } => {
+                    let result = self.retain(expired_before, oldest).await;
+                    self.publish();
+                    reply.send(result.map_err(ServerError::from)).ok();
+                }
                 PartitionOp::Close { delete, reply } => {
                     let result = if delete {
                         tracing::debug!(key = ?self.key, "deleting partition");
@@ -212,6 +217,37 @@ impl PartitionActor {
                 }
             }
         }
+    }
+
+    /// Runs a `PartitionOp::Retain`: expired segments first, then up to `oldest` more; none
+    /// holding a message no consumer with a stored offset has passed.
+    async fn retain(
+        &mut self,
+        expired_before: Option<u64>,
+        oldest: u32,
+    ) -> Result<super::message::Retained, StorageError> {
+        let barrier = self.offsets.min_stored();
+        let consumed = move |s: &crate::storage::segment::Segment| {
+            barrier.is_none_or(|b| s.end_offset() <= b.saturating_add(1))
+        };
+        let mut removed = crate::storage::log::Removed::default();
+        if let Some(before) = expired_before {
+            let expired =
+                |s: &crate::storage::segment::Segment| consumed(s) && s.last_timestamp() < before;
+            removed = self.log.delete_oldest(usize::MAX, expired).await?;
+        }
+        if oldest > 0 {
+            let more = self.log.delete_oldest(oldest as usize, consumed).await?;
+            removed.segments += more.segments;
+            removed.messages += more.messages;
+            removed.bytes += more.bytes;
+        }
+        if removed.segments > 0 {
+            tracing::info!(key = ?self.key, ?removed, first_offset = self.log.first_offset(), "retention deleted segments");
+        }
+        let next = self.log.sealed_segments().first().filter(|s| consumed(s));
+        let next_deletable = next.map(|s| s.last_timestamp());
+        Ok(super::message::Retained { removed, next_deletable })
     }
 
     /// Syncs if the policy says so, answers the waiters now due (consumers first: their

@@ -64,6 +64,14 @@ pub struct PartitionLog {
     opened: OpenStats,
 }
 
+/// What [`PartitionLog::delete_oldest`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub segments: usize,
+    pub messages: u64,
+    pub bytes: u64,
+}
+
 /// Messages read from the log.
 #[derive(Debug, Default)]
 pub struct ReadResult {
@@ -93,6 +101,7 @@ impl PartitionLog {
             }
         }
         starts.sort_unstable();
+        remove_orphan_indexes(dir, &starts)?;
         let checkpoint = checkpoint::load(dir).unwrap_or_default();
         let mut stats = OpenStats::default();
         let mut segments: Vec<Segment> = Vec::new();
@@ -442,12 +451,78 @@ impl PartitionLog {
         }
     }
 
+    /// Deletes sealed segments from the start of the log, oldest first, while `deletable` says
+    /// so and at most `max` of them; never the active (last) one. Each goes durably before the
+    /// next (its log file, then its index, then the directory is synced), so whatever a crash
+    /// or power loss keeps is still a contiguous log: at worst an oldest segment comes back.
+    /// Offsets are never reused; reads before the new first offset start at it.
+    pub async fn delete_oldest(
+        &mut self,
+        max: usize,
+        mut deletable: impl FnMut(&Segment) -> bool,
+    ) -> Result<Removed, StorageError> {
+        if let Some(reason) = &self.poisoned {
+            return Err(StorageError::Poisoned(reason.clone()));
+        }
+        let mut removed = Removed::default();
+        while removed.segments < max && self.segments.len() > 1 && deletable(&self.segments[0]) {
+            let segment = self.segments.remove(0);
+            let (messages, bytes) = (segment.len(), segment.size());
+            self.dirty_from = self.dirty_from.map(|d| d.saturating_sub(1));
+            // The checkpoint names a segment that is gone: the next sync writes a new one.
+            self.checkpointed_segments = None;
+            segment.delete().await?;
+            super::dirs::sync_dir(&self.dir).map_err(StorageError::io("sync", &self.dir))?;
+            removed.segments += 1;
+            removed.messages += messages;
+            removed.bytes += bytes;
+        }
+        Ok(removed)
+    }
+
+    /// The sealed segments (every one but the active), oldest first.
+    pub fn sealed_segments(&self) -> &[Segment] {
+        &self.segments[..self.segments.len() - 1]
+    }
+
     /// Deletes the partition's directory.
     pub async fn delete(self) -> Result<(), StorageError> {
         let dir = self.dir.clone();
         drop(self);
         super::dirs::remove_dir_all_durable(&dir).map_err(StorageError::io("remove", &dir))
     }
+}
+
+/// Removes index files whose log file is gone (a deletion of the oldest segment removes its log
+/// first; a crash may leave the index behind), then syncs the directory if it removed any. Only
+/// tidiness: what cannot be removed stays, with a warning (an index without its log is never
+/// read).
+fn remove_orphan_indexes(dir: &Path, starts: &[u64]) -> Result<(), StorageError> {
+    let mut removed = false;
+    for entry in std::fs::read_dir(dir).map_err(StorageError::io("list", dir))? {
+        let entry = entry.map_err(StorageError::io("list", dir))?;
+        let name = entry.file_name();
+        let start = name.to_string_lossy().strip_suffix(".index").and_then(|s| s.parse().ok());
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if let Some(start) = start
+            && is_file
+            && starts.binary_search(&start).is_err()
+        {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed the index of a deleted segment");
+                    removed = true;
+                }
+                Err(e) => {
+                    tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove the index of a deleted segment")
+                }
+            }
+        }
+    }
+    if removed {
+        super::dirs::sync_dir(dir).map_err(StorageError::io("sync", dir))?;
+    }
+    Ok(())
 }
 
 /// Removes the segments starting at `starts` (log and index) and syncs the directory.

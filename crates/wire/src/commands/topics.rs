@@ -84,6 +84,18 @@ pub fn decode_partitions(payload: &[u8]) -> Result<(Identifier, Identifier, u32)
     Ok((stream, topic, count))
 }
 
+/// DELETE_SEGMENTS: `[stream][topic][partition_id u32][segments_count u32]`.
+pub fn decode_delete_segments(
+    payload: &[u8],
+) -> Result<(Identifier, Identifier, u32, u32), WireError> {
+    let mut c = Cursor::new(payload);
+    let (stream, topic) = decode_stream_topic(&mut c)?;
+    let partition = c.u32()?;
+    let count = c.u32()?;
+    c.finish()?;
+    Ok((stream, topic, partition, count))
+}
+
 /// The fixed part of a topic, as listed by GET_STREAM/GET_TOPICS and heading GET_TOPIC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicSummary {
