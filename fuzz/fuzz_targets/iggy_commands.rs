@@ -1,14 +1,18 @@
 //! Every decoder of Iggy's binary protocol that the server runs on a client's bytes: the request
 //! header (with the size limit) and each command's payload (login, streams, topics, partitions,
 //! send with its batch validation, poll and deferred poll, offsets, flush, consumer groups,
-//! personal access tokens, client lookups, users and permissions, segment deletion). Never
+//! personal access tokens, client lookups, users and permissions, segment deletion, fetches
+//! of several partitions). Never
 //! panics; a decoded send batch's lengths cover its messages exactly; a decoded deferred poll's
 //! wait is within the protocol's 600 s and the granted wait never exceeds it; decoded
 //! permissions re-encode to the bytes they came from and hold at most the entry limit.
 
 #![no_main]
 
-use eddy_wire::commands::messages::{PollDeferred, PollMessages, SendMessages, decode_flush};
+use eddy_wire::commands::messages::{
+    FetchMessages, MAX_DEFERRED_WAIT_US, MAX_FETCH_PARTITIONS, PollDeferred, PollMessages,
+    SendMessages, decode_flush,
+};
 use eddy_wire::commands::offsets::OffsetKey;
 use eddy_wire::commands::streams;
 use eddy_wire::commands::system::decode_get_client;
@@ -49,6 +53,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode_get_client(data);
     let _ = OffsetKey::decode_payload(data);
     let _ = decode_delete_segments(data);
+    if let Ok(f) = FetchMessages::decode(data) {
+        assert!(f.partitions.len() <= MAX_FETCH_PARTITIONS);
+        assert!(f.wait_us <= MAX_DEFERRED_WAIT_US);
+        assert!(f.granted_wait_us(u64::MAX) <= f.wait_us);
+    }
     let _ = CreateUser::decode(data);
     let _ = UpdateUser::decode(data);
     let _ = ChangePassword::decode(data);

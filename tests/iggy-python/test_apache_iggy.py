@@ -1,7 +1,7 @@
 """Apache Iggy's Python SDK (apache-iggy 0.8.0, the 0.8 wire: it embeds the Rust SDK 0.10.0)
 against eddy-server over TCP and WebSocket: streams, topics, sending and polling with every
-strategy, and consumer groups through its high-level consumer. Its 0.8.0 API has no users or
-tokens to drive."""
+strategy, and consumer groups through its high-level consumer. Users and tokens: see
+test_users_and_tokens.py (its 0.8.0 API logs in with them but cannot create them)."""
 
 import asyncio
 import datetime

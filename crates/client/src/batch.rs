@@ -2,7 +2,7 @@
 //! times without re-encoding) and polled messages (payloads sliced out of the reply, no copy).
 
 use bytes::{Buf, Bytes, BytesMut};
-use eddy_wire::commands::messages::{POLLED_HEAD_LEN, decode_polled_head};
+use eddy_wire::commands::messages::{FETCHED_PART_HEAD_LEN, POLLED_HEAD_LEN, decode_polled_head};
 use eddy_wire::message::{HEADER_LEN, MessageHeader, encode_message};
 
 use crate::ClientError;
@@ -87,6 +87,44 @@ impl Polled {
         let (partition, current_offset, count) = decode_polled_head(&reply)
             .map_err(|_| ClientError::Malformed("poll reply shorter than its head"))?;
         reply.advance(POLLED_HEAD_LEN);
+        Self::parse_messages(partition, current_offset, count, reply)
+    }
+
+    /// Parses a FETCH_MESSAGES reply: `[partitions u32]`, then per partition
+    /// `[partition u32][current_offset u64][count u32][bytes u32]` and that many message bytes.
+    pub(crate) fn parse_fetched(mut reply: Bytes) -> Result<Vec<Self>, ClientError> {
+        let short = || ClientError::Malformed("fetch reply shorter than its heads");
+        if reply.len() < 4 {
+            return Err(short());
+        }
+        let n = u32::from_le_bytes([reply[0], reply[1], reply[2], reply[3]]) as usize;
+        reply.advance(4);
+        let mut out = Vec::with_capacity(n.min(reply.len() / FETCHED_PART_HEAD_LEN));
+        for _ in 0..n {
+            let (partition, current_offset, count) =
+                decode_polled_head(&reply).map_err(|_| short())?;
+            let at = POLLED_HEAD_LEN;
+            let len = reply.get(at..at + 4).ok_or_else(short)?;
+            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            reply.advance(FETCHED_PART_HEAD_LEN);
+            if len > reply.len() {
+                return Err(ClientError::Malformed("truncated fetched partition"));
+            }
+            let messages = reply.split_to(len);
+            out.push(Self::parse_messages(partition, current_offset, count, messages)?);
+        }
+        if !reply.is_empty() {
+            return Err(ClientError::Malformed("bytes after the last fetched partition"));
+        }
+        Ok(out)
+    }
+
+    fn parse_messages(
+        partition: u32,
+        current_offset: u64,
+        count: u32,
+        mut reply: Bytes,
+    ) -> Result<Self, ClientError> {
         let count = count as usize;
         let mut messages = Vec::with_capacity(count.min(reply.len() / HEADER_LEN));
         while !reply.is_empty() {

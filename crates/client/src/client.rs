@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use bytes::{BufMut, Bytes, BytesMut};
 use eddy_wire::Identifier;
 use eddy_wire::codes::command;
-use eddy_wire::commands::messages::{Partitioning, PollingStrategy, SendMessages};
+use eddy_wire::commands::messages::{FetchMessages, Partitioning, PollingStrategy, SendMessages};
 use eddy_wire::commands::users::Login;
 use eddy_wire::commands::{CONSUMER_KIND_GROUP, CONSUMER_KIND_SINGLE, Consumer};
 
@@ -243,6 +243,42 @@ impl Client {
         encode_poll_deferred(&mut out, stream, topic, spec, wait);
         let reply = self.request(command::POLL_MESSAGES_DEFERRED, out.freeze()).await?;
         Polled::parse(reply)
+    }
+
+    /// A deferred poll of several partitions of a topic at once (FETCH_MESSAGES; `partitions`
+    /// empty: all of them): answered once `wait.min_count` messages (at least one) are there
+    /// across them, or when `wait.wait` has passed; each partition returns at most `spec.count`
+    /// messages from `spec.strategy` for `spec.consumer` (`spec.partition` is unused), and
+    /// partitions stop being read once `wait.max_bytes` are in the reply (0: the server's
+    /// limit). One `Polled` per partition, in the order asked.
+    pub async fn fetch(
+        &mut self,
+        stream: &Identifier,
+        topic: &Identifier,
+        partitions: &[u32],
+        spec: &Poll,
+        wait: &Deferred,
+    ) -> Result<Vec<Polled>, ClientError> {
+        let request = FetchMessages {
+            consumer: Consumer {
+                kind: CONSUMER_KIND_SINGLE,
+                id: Identifier::Numeric(spec.consumer),
+            },
+            stream: stream.clone(),
+            topic: topic.clone(),
+            partitions: partitions.to_vec(),
+            strategy: spec.strategy,
+            count: spec.count,
+            auto_commit: spec.auto_commit,
+            wait_us: u64::try_from(wait.wait.as_micros()).unwrap_or(u64::MAX),
+            min_count: wait.min_count,
+            max_bytes: wait.max_bytes,
+            request_timeout_us: 0,
+        };
+        let mut out = BytesMut::with_capacity(96 + 4 * partitions.len());
+        request.encode(&mut out);
+        let reply = self.request(command::FETCH_MESSAGES, out.freeze()).await?;
+        Polled::parse_fetched(reply)
     }
 
     /// Creates consumer group `name` in a topic; returns its id.

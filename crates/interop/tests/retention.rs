@@ -9,14 +9,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, Transport, temp_data_dir};
+use common::{Server, Transport, client, temp_data_dir};
 use iggy::prelude::*;
 
 const MIB: u64 = 1 << 20;
-
-async fn connect(server: &Server, transport: Transport) -> IggyClient {
-    common::client(server, transport).await
-}
 
 /// Sends `mib` MiB in batches of 16 messages of 64 KiB to partition `partition`.
 async fn send_mib(
@@ -113,7 +109,7 @@ async fn scenario(transport: Transport, sent_mib: u64, cap_mib: u64) {
         .env("EDDY_STORAGE_SEGMENT_SIZE", MIB.to_string())
         .env("EDDY_STORAGE_RETENTION_INTERVAL_MS", "200");
     let server = Server::spawn(command, &dir);
-    let c = connect(&server, transport).await;
+    let c = client(&server, transport).await;
     let s = Identifier::numeric(c.create_stream("retention").await.unwrap().id).unwrap();
 
     // Size: two partitions, capped; far more is sent than the cap.
@@ -191,7 +187,7 @@ async fn scenario(transport: Transport, sent_mib: u64, cap_mib: u64) {
     let mut command = Server::command(&dir, 2, false);
     command.args(["--root-password", "iggy"]).env("EDDY_STORAGE_SEGMENT_SIZE", MIB.to_string());
     let server = Server::spawn(command, &dir);
-    let c = connect(&server, transport).await;
+    let c = client(&server, transport).await;
     assert_eq!(first_and_count(&c, &s, &manual, 0).await, (first, count));
     assert_eq!(totals(&c.get_stats().await.unwrap()), totals(&stats));
     drop(c);

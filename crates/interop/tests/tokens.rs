@@ -7,24 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, Transport, client, temp_data_dir};
+use common::{Server, Transport, anonymous, client, temp_data_dir};
 use iggy::prelude::*;
-
-/// A connection that has not logged in.
-async fn anonymous(server: &Server, transport: Transport) -> IggyClient {
-    let c = match transport {
-        Transport::Tcp => {
-            IggyClient::builder().with_tcp().with_server_address(server.tcp.to_string()).build()
-        }
-        Transport::WebSocket => IggyClient::builder()
-            .with_websocket()
-            .with_server_address(server.ws.to_string())
-            .build(),
-    }
-    .unwrap();
-    c.connect().await.unwrap();
-    c
-}
 
 async fn scenario(transport: Transport) {
     let dir = temp_data_dir(&format!("tokens-{transport:?}"));

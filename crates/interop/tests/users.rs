@@ -9,26 +9,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Server, Transport, client, create_topic, temp_data_dir};
+use common::{Server, Transport, anonymous, client, create_topic, temp_data_dir};
 use iggy::prelude::*;
 
-async fn connect(server: &Server, transport: Transport) -> IggyClient {
-    let c = match transport {
-        Transport::Tcp => {
-            IggyClient::builder().with_tcp().with_server_address(server.tcp.to_string()).build()
-        }
-        Transport::WebSocket => IggyClient::builder()
-            .with_websocket()
-            .with_server_address(server.ws.to_string())
-            .build(),
-    }
-    .unwrap();
-    c.connect().await.unwrap();
-    c
-}
-
 async fn login(server: &Server, transport: Transport, user: &str, password: &str) -> IggyClient {
-    let c = connect(server, transport).await;
+    let c = anonymous(server, transport).await;
     c.login_user(user, password).await.unwrap_or_else(|e| panic!("{user} logs in: {e}"));
     c
 }
@@ -155,7 +140,7 @@ async fn scenario(transport: Transport) {
     let wrong = a.change_password(&me, "not-it", "alice-pw2").await;
     assert!(matches!(wrong, Err(IggyError::InvalidCredentials)), "{wrong:?}");
     a.change_password(&me, "alice-pw", "alice-pw2").await.unwrap();
-    let old = connect(&server, transport).await.login_user("alice", "alice-pw").await;
+    let old = anonymous(&server, transport).await.login_user("alice", "alice-pw").await;
     assert!(matches!(old, Err(IggyError::InvalidCredentials)), "{old:?}");
     let a2 = login(&server, transport, "alice", "alice-pw2").await;
     unauthorized(b.change_password(&me, "alice-pw2", "bobs-now").await, "another's password");
@@ -165,7 +150,7 @@ async fn scenario(transport: Transport) {
     root.update_user(&Identifier::named("alice").unwrap(), None, Some(off)).await.unwrap();
     let lost = a.get_stream(&id1).await;
     assert!(matches!(lost, Err(IggyError::Unauthenticated)), "{lost:?}");
-    let refused = connect(&server, transport).await.login_user("alice", "alice-pw2").await;
+    let refused = anonymous(&server, transport).await.login_user("alice", "alice-pw2").await;
     assert!(matches!(refused, Err(IggyError::UserInactive)), "{refused:?}");
     root.update_user(&Identifier::named("alice").unwrap(), None, Some(UserStatus::Active))
         .await
@@ -176,7 +161,7 @@ async fn scenario(transport: Transport) {
         .await
         .unwrap()
         .token;
-    let by_token = connect(&server, transport).await;
+    let by_token = anonymous(&server, transport).await;
     assert_eq!(by_token.login_with_personal_access_token(&token).await.unwrap().user_id, alice.id);
 
     // Root stays root.
@@ -203,9 +188,9 @@ async fn scenario(transport: Transport) {
     root.delete_user(&Identifier::named("alice").unwrap()).await.unwrap();
     let lost = a.get_streams().await;
     assert!(matches!(lost, Err(IggyError::Unauthenticated)), "{lost:?}");
-    let gone = connect(&server, transport).await.login_user("alice", "alice-pw2").await;
+    let gone = anonymous(&server, transport).await.login_user("alice", "alice-pw2").await;
     assert!(matches!(gone, Err(IggyError::InvalidCredentials)), "{gone:?}");
-    let gone = connect(&server, transport).await.login_with_personal_access_token(&token).await;
+    let gone = anonymous(&server, transport).await.login_with_personal_access_token(&token).await;
     assert!(gone.is_err(), "a deleted user's token: {gone:?}");
     assert!(root.get_user(&Identifier::named("alice").unwrap()).await.unwrap().is_none());
     b.ping().await.unwrap();

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod fetch;
 pub mod groups;
 pub mod handlers;
 pub mod metadata;

@@ -6,6 +6,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+mod common;
+
+use common::{login_payload, request};
 use eddy_server::{Config, ServerHandle};
 use eddy_wire::codes::{command, status};
 
@@ -27,30 +30,6 @@ fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s
-}
-
-fn request(s: &mut TcpStream, code: u32, payload: &[u8]) -> (u32, Vec<u8>) {
-    let mut msg = ((payload.len() + 4) as u32).to_le_bytes().to_vec();
-    msg.extend_from_slice(&code.to_le_bytes());
-    msg.extend_from_slice(payload);
-    s.write_all(&msg).unwrap();
-    let mut head = [0u8; 8];
-    s.read_exact(&mut head).unwrap();
-    let st = u32::from_le_bytes(head[..4].try_into().unwrap());
-    let len = u32::from_le_bytes(head[4..].try_into().unwrap()) as usize;
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).unwrap();
-    (st, body)
-}
-
-fn login_payload(user: &str, pass: &str) -> Vec<u8> {
-    let mut p = vec![user.len() as u8];
-    p.extend_from_slice(user.as_bytes());
-    p.push(pass.len() as u8);
-    p.extend_from_slice(pass.as_bytes());
-    p.extend_from_slice(&0u32.to_le_bytes());
-    p.extend_from_slice(&0u32.to_le_bytes());
-    p
 }
 
 /// Reads until EOF (or a reset); true if the server closed the connection.

@@ -4,11 +4,13 @@
 //! permission; the others are listed here by name (a new command must be added to one list or
 //! the other, or this test fails). Nothing the refused commands asked for happens.
 
-use std::io::{Read, Write};
+mod common;
+
 use std::net::TcpStream;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
+use common::{login_payload, request};
 use eddy_server::Config;
 use eddy_wire::Identifier;
 use eddy_wire::codes::{command as c, status};
@@ -18,28 +20,10 @@ use eddy_wire::commands::users::{
 };
 use eddy_wire::message::encode_message;
 
-fn request(s: &mut TcpStream, code: u32, payload: &[u8]) -> (u32, Vec<u8>) {
-    let mut msg = ((payload.len() + 4) as u32).to_le_bytes().to_vec();
-    msg.extend_from_slice(&code.to_le_bytes());
-    msg.extend_from_slice(payload);
-    s.write_all(&msg).unwrap();
-    let mut head = [0u8; 8];
-    s.read_exact(&mut head).unwrap();
-    let st = u32::from_le_bytes(head[..4].try_into().unwrap());
-    let len = u32::from_le_bytes(head[4..].try_into().unwrap()) as usize;
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).unwrap();
-    (st, body)
-}
-
 fn login(addr: std::net::SocketAddr, user: &str, password: &str) -> TcpStream {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut p = vec![user.len() as u8];
-    p.extend_from_slice(user.as_bytes());
-    p.push(password.len() as u8);
-    p.extend_from_slice(password.as_bytes());
-    p.extend_from_slice(&[0; 8]);
+    let p = login_payload(user, password);
     assert_eq!(request(&mut s, c::LOGIN_USER, &p).0, status::OK, "{user} logs in");
     s
 }
@@ -136,6 +120,19 @@ fn payload(code: u32) -> Option<BytesMut> {
         c::POLL_MESSAGES => p = poll(),
         c::POLL_MESSAGES_DEFERRED => {
             p = poll();
+            p.put_u64_le(1000);
+            p.put_u32_le(1);
+            p.put_u32_le(0);
+            p.put_u64_le(0);
+        }
+        c::FETCH_MESSAGES => {
+            p = BytesMut::from(&[1u8, 1, 4, 1, 0, 0, 0][..]);
+            p.extend_from_slice(&ids(2));
+            p.put_u32_le(0);
+            p.put_u8(3);
+            p.put_u64_le(0);
+            p.put_u32_le(10);
+            p.put_u8(1);
             p.put_u64_le(1000);
             p.put_u32_le(1);
             p.put_u32_le(0);

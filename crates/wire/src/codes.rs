@@ -32,6 +32,9 @@ pub mod command {
     pub const POLL_MESSAGES_DEFERRED: u32 = 106;
     /// Ends the connection's waiting poll now (it is answered with what is there).
     pub const CANCEL_DEFERRED_REQUEST: u32 = 108;
+    /// A deferred poll of several partitions of one topic (Iggy 0.10's code; the body is
+    /// Eddy's, see `commands::messages::FetchMessages` and docs/PROTOCOL.md).
+    pub const FETCH_MESSAGES: u32 = 109;
     pub const GET_CONSUMER_OFFSET: u32 = 120;
     pub const STORE_CONSUMER_OFFSET: u32 = 121;
     pub const DELETE_CONSUMER_OFFSET: u32 = 122;
@@ -93,6 +96,7 @@ pub mod command {
             FLUSH_UNSAVED_BUFFER => "flush_unsaved_buffer",
             POLL_MESSAGES_DEFERRED => "poll_messages_deferred",
             CANCEL_DEFERRED_REQUEST => "cancel_deferred_request",
+            FETCH_MESSAGES => "fetch_messages",
             GET_CONSUMER_OFFSET => "get_consumer_offset",
             STORE_CONSUMER_OFFSET => "store_consumer_offset",
             DELETE_CONSUMER_OFFSET => "delete_consumer_offset",

@@ -171,8 +171,8 @@ pub enum Transport {
     WebSocket,
 }
 
-/// A connected, logged-in SDK client.
-pub async fn client(server: &Server, transport: Transport) -> IggyClient {
+/// A connected SDK client that has not logged in.
+pub async fn anonymous(server: &Server, transport: Transport) -> IggyClient {
     let client = match transport {
         Transport::Tcp => IggyClient::builder()
             .with_tcp()
@@ -186,6 +186,12 @@ pub async fn client(server: &Server, transport: Transport) -> IggyClient {
             .expect("client builds"),
     };
     client.connect().await.expect("connects");
+    client
+}
+
+/// A connected SDK client logged in as root.
+pub async fn client(server: &Server, transport: Transport) -> IggyClient {
+    let client = anonymous(server, transport).await;
     client.login_user("iggy", "iggy").await.expect("logs in");
     client
 }

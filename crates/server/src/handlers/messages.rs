@@ -2,9 +2,11 @@
 //! FLUSH_UNSAVED_BUFFER: resolve the partition, then hand the work to its owner shard.
 
 use bytes::BytesMut;
+use eddy_wire::commands::CONSUMER_KIND_GROUP;
 use eddy_wire::commands::messages::Partitioning;
 use eddy_wire::commands::messages::{
-    self, PollDeferred, PollMessages, SendMessages, encode_polled_head,
+    self, FETCHED_PART_HEAD_LEN, FetchMessages, PollDeferred, PollMessages, SendMessages,
+    encode_fetched_count, encode_fetched_part, encode_polled_head,
 };
 
 use super::{partition_handle, require_topic};
@@ -124,8 +126,76 @@ pub async fn poll_deferred(
     handle.tx.send_async(op).await.map_err(|_| ServerError::Internal("partition is closed"))?;
     // The transport waits for the reply (reading the socket meanwhile); this reply is unused.
     session.pending_poll =
-        Some(PendingPoll { reply: rx, partition: handle.tx, waiter: defer.waiter });
+        Some(PendingPoll::Partition { reply: rx, partition: handle.tx, waiter: defer.waiter });
     Ok(Reply::default())
+}
+
+/// FETCH_MESSAGES: a deferred poll of several partitions at once, run by a task of this shard
+/// (`crate::fetch`) while the transport waits for its reply. Single consumers only: a group
+/// member's partitions change hands, so it polls them one at a time (deferred polls wait too).
+pub async fn fetch(
+    ctx: &ShardCtx,
+    session: &mut Session,
+    payload: &[u8],
+) -> Result<Reply, ServerError> {
+    let req = FetchMessages::decode(payload)?;
+    if req.consumer.kind == CONSUMER_KIND_GROUP {
+        return Err(ServerError::FeatureUnavailable(
+            "FETCH_MESSAGES for consumer groups (use POLL_MESSAGES_DEFERRED)",
+        ));
+    }
+    let snapshot = ctx.snapshot();
+    let (s, t) = snapshot.catalog.topic(&req.stream, &req.topic)?;
+    snapshot.require(session.user_id, Need::Poll(s.id, t.id))?;
+    let ids: Vec<u32> = match req.partitions.is_empty() {
+        true => t.partitions.iter().map(|p| p.id).collect(),
+        false => req.partitions.clone(),
+    };
+    let mut parts = Vec::with_capacity(ids.len());
+    for partition in ids {
+        let key = PartitionKey { stream: s.id, topic: t.id, partition };
+        let handle = snapshot
+            .partitions
+            .get(&key)
+            .cloned()
+            .ok_or(ServerError::PartitionNotFound(partition))?;
+        parts.push((partition, handle));
+    }
+    drop(snapshot);
+    let wait = std::time::Duration::from_micros(req.granted_wait_us(ctx.config.max_poll_wait_us()));
+    let fetch = crate::fetch::Fetch {
+        consumer: (req.consumer.kind, req.consumer.id.clone()),
+        parts,
+        strategy: req.strategy,
+        count: req.count,
+        auto_commit: req.auto_commit,
+        min_count: req.min_count,
+        max_bytes: req.max_bytes,
+        deadline: std::time::Instant::now() + wait,
+        waiter: waiter_id(session.client_id, 0),
+    };
+    let (reply, rx) = flume::bounded(1);
+    let (signal, signals) = flume::bounded(1);
+    compio::runtime::spawn(crate::fetch::run(fetch, signals, reply)).detach();
+    // The transport waits for the reply (reading the socket meanwhile); this reply is unused.
+    session.pending_poll = Some(PendingPoll::Fetch { reply: rx, signal });
+    Ok(Reply::default())
+}
+
+/// A fetch reply: `[partitions u32]`, then per partition its 20-byte head and its stored bytes
+/// as they are.
+pub(crate) fn fetched_reply(parts: Vec<Polled>) -> Reply {
+    let mut head = BytesMut::with_capacity(4);
+    encode_fetched_count(parts.len() as u32, &mut head);
+    let mut chunks = Vec::with_capacity(parts.len() * 2);
+    for p in parts {
+        let mut part = BytesMut::with_capacity(FETCHED_PART_HEAD_LEN);
+        let bytes = u32::try_from(p.bytes()).unwrap_or(u32::MAX);
+        encode_fetched_part(p.partition, p.current_offset, p.count, bytes, &mut part);
+        chunks.push(part.freeze());
+        chunks.extend(p.chunks);
+    }
+    Reply { status: 0, head, chunks }
 }
 
 pub async fn flush(

@@ -111,6 +111,7 @@ pub async fn handle(
         c::SEND_MESSAGES => messages::send(ctx, user, payload).await,
         c::POLL_MESSAGES => messages::poll(ctx, session, &payload).await,
         c::POLL_MESSAGES_DEFERRED => messages::poll_deferred(ctx, session, &payload).await,
+        c::FETCH_MESSAGES => Box::pin(messages::fetch(ctx, session, &payload)).await,
         // A connection's deferred poll is cancelled by its transport while it waits (the
         // request is seen before it runs); run in turn it finds nothing waiting.
         c::CANCEL_DEFERRED_REQUEST => Ok(Reply::default()),

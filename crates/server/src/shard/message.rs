@@ -187,29 +187,69 @@ impl PartitionOp {
     }
 }
 
-/// A deferred poll waiting in its partition's owner: the handler that sent it leaves this in
+/// A deferred poll or fetch waiting for its reply: the handler that started it leaves this in
 /// the session, and the transport waits for the reply while it reads the socket (so it sees a
 /// CANCEL_DEFERRED_REQUEST, or the client going away, at once).
 #[derive(Debug, Clone)]
-pub struct PendingPoll {
-    pub reply: flume::Receiver<Result<Polled, ServerError>>,
-    pub partition: flume::Sender<PartitionOp>,
-    pub waiter: u64,
+pub enum PendingPoll {
+    /// A POLL_MESSAGES_DEFERRED waiting in its partition's owner.
+    Partition {
+        reply: flume::Receiver<Result<Polled, ServerError>>,
+        partition: flume::Sender<PartitionOp>,
+        waiter: u64,
+    },
+    /// A FETCH_MESSAGES waiting in its task (`crate::fetch`): `signal` carries a cancel
+    /// (`true`) or an abandon (`false`).
+    Fetch { reply: flume::Receiver<Result<Vec<Polled>, ServerError>>, signal: flume::Sender<bool> },
+}
+
+/// What a pending poll was answered with.
+#[derive(Debug)]
+pub enum Waited {
+    Polled(Polled),
+    /// One per partition, in the order the fetch named them.
+    Fetched(Vec<Polled>),
 }
 
 impl PendingPoll {
-    /// Asks the owner to answer the poll now, with what is there.
-    pub async fn cancel(&self) {
-        let op = PartitionOp::CancelWait { waiter: self.waiter, answer: true };
-        self.partition.send_async(op).await.ok();
+    /// The reply (waits for it). Dropping the future leaves the reply queued.
+    pub async fn recv(&self) -> Result<Waited, ServerError> {
+        let gone = |_| ServerError::Internal("the poll's owner is gone");
+        match self {
+            Self::Partition { reply, .. } => {
+                reply.recv_async().await.map_err(gone)?.map(Waited::Polled)
+            }
+            Self::Fetch { reply, .. } => {
+                reply.recv_async().await.map_err(gone)?.map(Waited::Fetched)
+            }
+        }
     }
 
-    /// The client is gone: the owner drops the poll unanswered (no auto-commit for messages
-    /// nobody will read).
+    /// Asks for the answer now, with what is there.
+    pub async fn cancel(&self) {
+        match self {
+            Self::Partition { partition, waiter, .. } => {
+                let op = PartitionOp::CancelWait { waiter: *waiter, answer: true };
+                partition.send_async(op).await.ok();
+            }
+            Self::Fetch { signal, .. } => drop(signal.send_async(true).await),
+        }
+    }
+
+    /// The client is gone: the wait is dropped unanswered (no auto-commit for messages nobody
+    /// will read).
     pub async fn abandon(self) {
-        let Self { reply, partition, waiter } = self;
-        drop(reply);
-        partition.send_async(PartitionOp::CancelWait { waiter, answer: false }).await.ok();
+        match self {
+            Self::Partition { reply, partition, waiter } => {
+                drop(reply);
+                let op = PartitionOp::CancelWait { waiter, answer: false };
+                partition.send_async(op).await.ok();
+            }
+            Self::Fetch { reply, signal } => {
+                drop(reply);
+                signal.send_async(false).await.ok();
+            }
+        }
     }
 }
 

@@ -289,7 +289,7 @@ impl PartitionActor {
                 Some(o) => o,
                 None => return Ok(None),
             },
-            PollingStrategy::First => 0,
+            PollingStrategy::First => self.log.first_offset(),
             PollingStrategy::Last => next.saturating_sub(u64::from(count)),
             PollingStrategy::Next => self.offsets.get(consumer).map_or(0, |o| o + 1),
         }))

@@ -264,8 +264,8 @@ impl PollWait {
         stream: &S,
         subscriptions: Option<&Subscriptions>,
     ) -> Woke {
-        // A dropped `recv_async` leaves the reply queued.
-        let reply = self.poll.reply.recv_async();
+        // A dropped `recv` leaves the reply queued.
+        let reply = self.poll.recv();
         let Some(subscriptions) = subscriptions else {
             return match first(stream.readable(), reply).await {
                 Either::Left(ready) => Woke::Readable(ready),
@@ -290,7 +290,7 @@ impl PollWait {
 
     /// The reply (waits for it).
     pub async fn reply(self) -> Reply {
-        into_reply(self.poll.reply.recv_async().await)
+        into_reply(self.poll.recv().await)
     }
 
     /// The client is gone.
@@ -299,16 +299,12 @@ impl PollWait {
     }
 }
 
-fn into_reply(
-    reply: Result<
-        Result<crate::shard::message::Polled, crate::error::ServerError>,
-        flume::RecvError,
-    >,
-) -> Reply {
+fn into_reply(reply: Result<crate::shard::message::Waited, crate::error::ServerError>) -> Reply {
+    use crate::shard::message::Waited;
     match reply {
-        Ok(Ok(polled)) => handlers::messages::polled_reply(polled),
-        Ok(Err(e)) => Reply::error(e.status()),
-        Err(_) => Reply::error(status::ERROR),
+        Ok(Waited::Polled(polled)) => handlers::messages::polled_reply(polled),
+        Ok(Waited::Fetched(parts)) => handlers::messages::fetched_reply(parts),
+        Err(e) => Reply::error(e.status()),
     }
 }
 

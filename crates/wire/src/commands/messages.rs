@@ -244,6 +244,131 @@ impl PollDeferred {
     }
 }
 
+/// Most partitions one FETCH_MESSAGES names (a topic has at most 1000).
+pub const MAX_FETCH_PARTITIONS: usize = 1000;
+
+/// A decoded FETCH_MESSAGES request (code 109; Eddy's layout, see docs/PROTOCOL.md): a deferred
+/// poll of several partitions of one topic at once, answered once `min_count` messages are
+/// readable across them, or when the wait ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchMessages {
+    pub consumer: Consumer,
+    pub stream: Identifier,
+    pub topic: Identifier,
+    /// Empty: every partition of the topic.
+    pub partitions: Vec<u32>,
+    pub strategy: PollingStrategy,
+    /// At most this many messages per partition.
+    pub count: u32,
+    pub auto_commit: bool,
+    pub wait_us: u64,
+    pub min_count: u32,
+    /// The reply's byte budget (0: the server's limit); at least one message is returned.
+    pub max_bytes: u32,
+    pub request_timeout_us: u64,
+}
+
+impl FetchMessages {
+    /// `[consumer][stream][topic][partitions_count u32][partition_id u32]*[strategy u8]
+    /// [value u64][count u32][auto_commit u8][wait_us u64][min_count u32][max_bytes u32]
+    /// [request_timeout_us u64]`. A wait over [`MAX_DEFERRED_WAIT_US`], more than
+    /// [`MAX_FETCH_PARTITIONS`] partitions or one named twice is invalid.
+    pub fn decode(payload: &[u8]) -> Result<Self, WireError> {
+        let mut c = Cursor::new(payload);
+        let consumer = Consumer::decode(&mut c)?;
+        let (stream, topic) = decode_stream_topic(&mut c)?;
+        let n = c.u32()? as usize;
+        if n > MAX_FETCH_PARTITIONS || n > c.remaining() / 4 {
+            return Err(WireError::Invalid("fetch partitions count"));
+        }
+        let mut partitions = Vec::with_capacity(n);
+        for _ in 0..n {
+            let p = c.u32()?;
+            if partitions.contains(&p) {
+                return Err(WireError::Invalid("a partition listed twice"));
+            }
+            partitions.push(p);
+        }
+        let strategy = PollingStrategy::decode(&mut c)?;
+        let count = c.u32()?;
+        let auto_commit = match c.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(WireError::Invalid("auto commit flag")),
+        };
+        let wait_us = c.u64()?;
+        let min_count = c.u32()?;
+        let max_bytes = c.u32()?;
+        let request_timeout_us = c.u64()?;
+        c.finish()?;
+        if wait_us > MAX_DEFERRED_WAIT_US {
+            return Err(WireError::Invalid("deferred wait over 600 s"));
+        }
+        Ok(Self {
+            consumer,
+            stream,
+            topic,
+            partitions,
+            strategy,
+            count,
+            auto_commit,
+            wait_us,
+            min_count,
+            max_bytes,
+            request_timeout_us,
+        })
+    }
+
+    /// Appends the request payload (for clients).
+    pub fn encode(&self, out: &mut BytesMut) {
+        self.consumer.encode(out);
+        self.stream.encode(out);
+        self.topic.encode(out);
+        out.put_u32_le(self.partitions.len() as u32);
+        for p in &self.partitions {
+            out.put_u32_le(*p);
+        }
+        self.strategy.encode(out);
+        out.put_u32_le(self.count);
+        out.put_u8(u8::from(self.auto_commit));
+        out.put_u64_le(self.wait_us);
+        out.put_u32_le(self.min_count);
+        out.put_u32_le(self.max_bytes);
+        out.put_u64_le(self.request_timeout_us);
+    }
+
+    /// The wait the server grants: the asked one, never past the client's own timeout or `cap`.
+    pub fn granted_wait_us(&self, cap_us: u64) -> u64 {
+        let mut wait = self.wait_us.min(cap_us);
+        if self.request_timeout_us > 0 {
+            wait = wait.min(self.request_timeout_us);
+        }
+        wait
+    }
+}
+
+/// FETCH_MESSAGES's reply: `[partitions u32]`, then per partition (in the order asked) the head
+/// `encode_fetched_part` writes and its messages.
+pub fn encode_fetched_count(partitions: u32, out: &mut BytesMut) {
+    out.put_u32_le(partitions);
+}
+
+/// One partition of a FETCH_MESSAGES reply: `[partition_id u32][current_offset u64]
+/// [messages_count u32][messages_bytes u32]`, then that many bytes of stored messages.
+pub fn encode_fetched_part(
+    partition: u32,
+    current_offset: u64,
+    count: u32,
+    bytes: u32,
+    out: &mut BytesMut,
+) {
+    encode_polled_head(partition, current_offset, count, out);
+    out.put_u32_le(bytes);
+}
+
+/// Bytes of the head of one partition in a FETCH_MESSAGES reply.
+pub const FETCHED_PART_HEAD_LEN: usize = 20;
+
 /// The head of a poll reply: `[partition_id u32][current_offset u64][messages_count u32]`;
 /// the stored message bytes follow as they are.
 pub fn encode_polled_head(partition: u32, current_offset: u64, count: u32, out: &mut BytesMut) {
@@ -276,6 +401,50 @@ pub fn decode_flush(payload: &[u8]) -> Result<(Identifier, Identifier, u32, bool
 mod tests {
     use super::*;
     use crate::message::encode_message;
+
+    fn fetch() -> FetchMessages {
+        FetchMessages {
+            consumer: Consumer { kind: 1, id: Identifier::Numeric(7) },
+            stream: Identifier::Name("s".into()),
+            topic: Identifier::Numeric(2),
+            partitions: vec![3, 0, 1],
+            strategy: PollingStrategy::Next,
+            count: 10,
+            auto_commit: true,
+            wait_us: 5_000_000,
+            min_count: 4,
+            max_bytes: 1 << 20,
+            request_timeout_us: 2_000_000,
+        }
+    }
+
+    #[test]
+    fn a_fetch_round_trips_and_bad_ones_are_refused() {
+        let f = fetch();
+        let mut out = BytesMut::new();
+        f.encode(&mut out);
+        assert_eq!(FetchMessages::decode(&out), Ok(f.clone()));
+        assert_eq!(f.granted_wait_us(u64::MAX), 2_000_000, "the client's timeout bounds it");
+        assert_eq!(f.granted_wait_us(1_000), 1_000, "the server's cap bounds it");
+        for cut in 0..out.len() {
+            assert!(FetchMessages::decode(&out[..cut]).is_err(), "cut at {cut}");
+        }
+        let twice = FetchMessages { partitions: vec![1, 1], ..f.clone() };
+        let mut out = BytesMut::new();
+        twice.encode(&mut out);
+        assert_eq!(
+            FetchMessages::decode(&out),
+            Err(WireError::Invalid("a partition listed twice"))
+        );
+        let long = FetchMessages { wait_us: MAX_DEFERRED_WAIT_US + 1, ..f.clone() };
+        let mut out = BytesMut::new();
+        long.encode(&mut out);
+        assert!(FetchMessages::decode(&out).is_err());
+        let many = FetchMessages { partitions: (0..1001).collect(), ..f };
+        let mut out = BytesMut::new();
+        many.encode(&mut out);
+        assert_eq!(FetchMessages::decode(&out), Err(WireError::Invalid("fetch partitions count")));
+    }
 
     #[test]
     fn polled_head_round_trips_and_a_short_one_is_refused() {
