@@ -10,8 +10,11 @@
 //! fsync, ENOSPC on write, EMFILE on open, for segment files): the failing sends are refused,
 //! never acknowledged, and the invariants still hold. Every third round stops the server
 //! cleanly (SIGTERM: every partition syncs and checkpoints) instead of killing it, so the next
-//! start trusts the checkpoint through a power cut. `POWER_LOSS_ROUNDS` sets the rounds
-//! (default 6).
+//! start trusts the checkpoint through a power cut. A third loop deletes segments all the while
+//! (DELETE_SEGMENTS on every partition, once the committer has stored an offset in each): the
+//! only acknowledged messages missing are ones the committer had consumed and committed (the
+//! stored offset holds back what it has not passed), and each partition is contiguous from its
+//! first offset. `POWER_LOSS_ROUNDS` sets the rounds (default 6).
 //! Skips where FUSE cannot be mounted.
 
 mod common;
@@ -43,6 +46,8 @@ fn payload(id: u128) -> Bytes {
 type Acked = Arc<Mutex<HashMap<u128, u32>>>;
 /// The last consumer offset the server acknowledged storing, per partition.
 type Committed = Arc<Mutex<HashMap<u32, u64>>>;
+/// Ids the committer read and then committed (retention may delete these, and only these).
+type Consumed = Arc<Mutex<std::collections::HashSet<u128>>>;
 
 fn committer_id() -> Consumer {
     Consumer::new(Identifier::named("committer").unwrap())
@@ -50,7 +55,16 @@ fn committer_id() -> Consumer {
 
 /// Reads each partition in turn from its committed offset and commits what it read, until
 /// stopped or the server is gone.
-async fn committer(c: IggyClient, committed: Committed, stop: Arc<AtomicBool>) {
+/// `slow`: 10 messages per poll and a 20 ms pause, so it falls behind the producers (and a
+/// deleter has unconsumed sealed segments in front of it).
+async fn committer(
+    c: IggyClient,
+    committed: Committed,
+    consumed: Consumed,
+    stop: Arc<AtomicBool>,
+    slow: bool,
+) {
+    let (count, pause) = if slow { (10, 20) } else { (50, 5) };
     let stream = Identifier::named("power").unwrap();
     let topic = Identifier::named("t").unwrap();
     let mut turn = 0u32;
@@ -59,8 +73,9 @@ async fn committer(c: IggyClient, committed: Committed, stop: Arc<AtomicBool>) {
         turn += 1;
         let from = committed.lock().unwrap().get(&p).map_or(0, |o| o + 1);
         let strategy = PollingStrategy::offset(from);
-        let Ok(polled) =
-            c.poll_messages(&stream, &topic, Some(p), &committer_id(), &strategy, 50, false).await
+        let Ok(polled) = c
+            .poll_messages(&stream, &topic, Some(p), &committer_id(), &strategy, count, false)
+            .await
         else {
             return;
         };
@@ -68,12 +83,32 @@ async fn committer(c: IggyClient, committed: Committed, stop: Arc<AtomicBool>) {
             let offset = last.header.offset;
             match c.store_consumer_offset(&committer_id(), &stream, &topic, Some(p), offset).await {
                 Ok(()) => {
+                    consumed.lock().unwrap().extend(polled.messages.iter().map(|m| m.header.id));
                     committed.lock().unwrap().insert(p, offset);
                 }
                 Err(_) => return,
             }
         }
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+/// Deletes the oldest segment of each partition in turn, once the committer has stored an
+/// offset in every partition (before that no stored offset holds anything back), until stopped
+/// or the server is gone.
+async fn deleter(c: IggyClient, committed: Committed, stop: Arc<AtomicBool>) {
+    let stream = Identifier::named("power").unwrap();
+    let topic = Identifier::named("t").unwrap();
+    while !stop.load(Ordering::Relaxed) && committed.lock().unwrap().len() < PARTITIONS as usize {
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut turn = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        if c.delete_segments(&stream, &topic, turn % PARTITIONS, 1).await.is_err() {
+            return;
+        }
+        turn += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -100,8 +135,8 @@ async fn producer(c: IggyClient, lane: u128, round: u64, acked: Acked, stop: Arc
     }
 }
 
-/// Reads every partition from offset 0; checks contiguity and returns id → (partition, count)
-/// and each partition's message count.
+/// Reads every partition from offset 0 (a poll starts at the first stored offset); checks
+/// contiguity from there and returns id → (partition, count) and each partition's end.
 async fn read_back(c: &IggyClient) -> (HashMap<u128, (u32, u32)>, Vec<u64>) {
     let stream = Identifier::named("power").unwrap();
     let topic = Identifier::named("t").unwrap();
@@ -110,6 +145,7 @@ async fn read_back(c: &IggyClient) -> (HashMap<u128, (u32, u32)>, Vec<u64>) {
     let mut ends = Vec::new();
     for p in 0..PARTITIONS {
         let mut next = 0u64;
+        let mut first = true;
         loop {
             let polled = c
                 .poll_messages(
@@ -127,6 +163,9 @@ async fn read_back(c: &IggyClient) -> (HashMap<u128, (u32, u32)>, Vec<u64>) {
                 break;
             }
             for m in &polled.messages {
+                if std::mem::take(&mut first) {
+                    next = m.header.offset;
+                }
                 assert_eq!(m.header.offset, next, "partition {p}: offsets contiguous");
                 assert_eq!(m.payload, payload(m.header.id), "partition {p} offset {next}: payload");
                 let e = seen.entry(m.header.id).or_insert((p, 0));
@@ -145,6 +184,7 @@ async fn check(
     server: &Server,
     acked: &Acked,
     committed: &Committed,
+    consumed: &Consumed,
     fsync: bool,
 ) -> (usize, usize) {
     let c = client(server, Transport::Tcp).await;
@@ -172,9 +212,12 @@ async fn check(
         }
     }
     let acked = acked.lock().unwrap().clone();
+    let consumed = consumed.lock().unwrap().clone();
     let mut lost = 0;
     for (id, partition) in &acked {
         match seen.get(id) {
+            // Deleted by retention after the committer had passed it.
+            None if consumed.contains(id) => {}
             None => lost += 1,
             Some((p, n)) => {
                 assert_eq!(p, partition, "id {id:#x} in the wrong partition");
@@ -195,7 +238,7 @@ fn start(data: &Path, fsync: bool) -> Server {
 }
 
 /// Runs the loop; returns (acknowledged, stored at the end, acknowledged messages lost in total).
-async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize)> {
+async fn power_loss_loop(name: &str, fsync: bool, deleting: bool) -> Option<(usize, usize, usize)> {
     let base = temp_data_dir(name);
     let fs = match CrashFs::mount(&base.join("mnt")) {
         Ok(fs) => fs,
@@ -207,6 +250,7 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
     let data = fs.path().join("data");
     let acked: Acked = Arc::default();
     let committed: Committed = Arc::default();
+    let consumed: Consumed = Arc::default();
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let mut total_dropped = 0;
     let mut total_lost = 0;
@@ -218,7 +262,7 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
             common::create_topic(&admin, &Identifier::named("power").unwrap(), "t", PARTITIONS)
                 .await;
         } else {
-            let (_, lost) = check(&server, &acked, &committed, fsync).await;
+            let (_, lost) = check(&server, &acked, &committed, &consumed, fsync).await;
             assert!(!fsync || lost == 0, "round {round}: {lost} acknowledged messages lost");
             // What was lost is forgotten: later rounds check what was acknowledged after it.
             if lost > 0 {
@@ -237,7 +281,12 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
             producers.push(tokio::spawn(producer(c, lane + 1, round, acked.clone(), stop.clone())));
         }
         let c = client(&server, Transport::WebSocket).await;
-        producers.push(tokio::spawn(committer(c, committed.clone(), stop.clone())));
+        let (done, stopping) = (consumed.clone(), stop.clone());
+        producers.push(tokio::spawn(committer(c, committed.clone(), done, stopping, deleting)));
+        if deleting {
+            let c = client(&server, Transport::Tcp).await;
+            producers.push(tokio::spawn(deleter(c, committed.clone(), stop.clone())));
+        }
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -279,7 +328,7 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
         );
     }
     let server = start(&data, fsync);
-    let (stored, lost) = check(&server, &acked, &committed, fsync).await;
+    let (stored, lost) = check(&server, &acked, &committed, &consumed, fsync).await;
     assert!(!fsync || lost == 0, "{lost} acknowledged messages lost");
     total_lost += lost;
     let acknowledged = acked.lock().unwrap().len() + total_lost;
@@ -295,7 +344,7 @@ async fn power_loss_loop(name: &str, fsync: bool) -> Option<(usize, usize, usize
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn power_cuts_with_fsync_lose_no_acknowledged_message() {
-    if let Some((acknowledged, _, lost)) = power_loss_loop("power-fsync", true).await {
+    if let Some((acknowledged, _, lost)) = power_loss_loop("power-fsync", true, false).await {
         assert!(acknowledged > 0);
         assert_eq!(lost, 0);
     }
@@ -306,8 +355,21 @@ async fn power_cuts_with_fsync_lose_no_acknowledged_message() {
 /// corrupt, nothing duplicated, offsets contiguous.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn power_cuts_without_fsync_lose_only_unsynced_messages_and_serve_nothing_corrupt() {
-    if let Some((acknowledged, stored, lost)) = power_loss_loop("power-nofsync", false).await {
+    if let Some((acknowledged, stored, lost)) = power_loss_loop("power-nofsync", false, false).await
+    {
         assert!(acknowledged > 0 && stored > 0);
         eprintln!("fsync=false: {lost} of {acknowledged} acknowledged messages lost to the cuts");
+    }
+}
+
+/// Segments deleted all the while (DELETE_SEGMENTS, the operation retention runs) through the
+/// same kills and power cuts, with fsync: nothing acknowledged and unconsumed is ever missing,
+/// every partition stays contiguous from its first offset, and segments really went.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_cuts_while_segments_are_deleted_lose_nothing_unconsumed() {
+    if let Some((acknowledged, stored, lost)) = power_loss_loop("power-delete", true, true).await {
+        assert!(acknowledged > 0);
+        assert_eq!(lost, 0);
+        assert!(stored < acknowledged, "segments were deleted: {stored} of {acknowledged} left");
     }
 }
