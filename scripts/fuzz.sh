@@ -10,7 +10,7 @@ seconds=${1:-20}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(ws_frames ws_handshake ws_inflate iggy_commands segment_recovery)
+  targets=(ws_frames ws_handshake ws_inflate iggy_commands iggy_v011 segment_recovery)
 fi
 if ! command -v c++ >/dev/null 2>&1; then
   echo "installing g++ (libFuzzer is C++)" >&2

@@ -105,6 +105,46 @@ fn main() {
         0, 0, 0, 10, 0, 0, 0, 1,
     ];
     write("iggy_commands", "poll", &poll);
+    // iggy_v011: a request header, a login, a send batch, a topic creation with options.
+    let mut head = BytesMut::new();
+    eddy_wire::v011::header::RequestHead::encode(
+        eddy_wire::codes::command::PING,
+        1,
+        2,
+        3,
+        0,
+        &mut head,
+    );
+    write("iggy_v011", "header", &head);
+    let mut register = BytesMut::new();
+    eddy_wire::v011::login::Register {
+        version: eddy_wire::v011::login::ClientVersion {
+            protocol_version: eddy_wire::v011::header::PROTOCOL_VERSION,
+            sdk_name: "rust-sdk".into(),
+            sdk_version: "0.11.0".into(),
+        },
+        credential: eddy_wire::v011::login::Credential::Password {
+            username: "iggy".into(),
+            password: "secret".into(),
+        },
+    }
+    .encode(&mut register);
+    write("iggy_v011", "login", &register);
+    let mut metadata = BytesMut::new();
+    s.encode(&mut metadata);
+    t.encode(&mut metadata);
+    Partitioning::PartitionId(0).encode(&mut metadata);
+    metadata.extend_from_slice(&2u32.to_le_bytes());
+    let mut batch = BytesMut::new();
+    let frames: [(u128, u64, &[u8], &[u8]); 2] = [(1, 5, b"one", b""), (2, 9, b"two", b"")];
+    eddy_wire::v011::batch::encode_send(&metadata, &frames, &mut batch);
+    write("iggy_v011", "send", &batch);
+    let mut topic = BytesMut::new();
+    s.encode(&mut topic);
+    topic.extend_from_slice(&3u32.to_le_bytes());
+    topic.extend_from_slice(b"\x06events");
+    eddy_wire::v011::options::encode_entry("message_expiry", 12, &9u64.to_le_bytes(), &mut topic);
+    write("iggy_v011", "create_topic", &topic);
     // segment_recovery: a clean segment, stamped as the server stores it.
     let mut log = messages.to_vec();
     let mut pos = 0;

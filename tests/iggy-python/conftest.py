@@ -1,6 +1,8 @@
 """Starts one eddy-server (the release binary, EDDY_SERVER or target/release/eddy-server) for the
 whole session on free ports with a fresh data directory, and gives each test a logged-in
-client of Apache Iggy's Python SDK over TCP and over WebSocket."""
+client of Apache Iggy's Python SDK over TCP and over WebSocket. Shared by the suites of both
+SDK versions (v0_8: apache-iggy 0.8.0, the 0.8 wire; v0_9: apache-iggy 0.9.0, the 0.11
+wire); each runs with its own SDK on the path, against the same ports."""
 
 import os
 import pathlib

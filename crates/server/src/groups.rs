@@ -69,7 +69,7 @@ impl Memberships {
     /// partitions up with nothing left uncommitted on them (or one owed to it waited too
     /// long), asks the metadata owner to move them (not waited for: the next snapshot carries
     /// it). A member that never commits gives them up at the timeout.
-    fn settle_if_due(&mut self, snapshot: &Snapshot, group: GroupKey) {
+    pub(crate) fn settle_if_due(&mut self, snapshot: &Snapshot, group: GroupKey) {
         let now = crate::shard::partition::now_micros();
         let giving = snapshot.members.revoking(group, self.client);
         let owed_late = snapshot.members.owed_late(group, self.client, now);

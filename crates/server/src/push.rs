@@ -225,7 +225,12 @@ impl Subscriptions {
                     polled.count,
                     &mut head,
                 );
-                self.frames.push(Reply { status: status::PUSH_FRAME, head, chunks: polled.chunks });
+                self.frames.push(Reply {
+                    status: status::PUSH_FRAME,
+                    head,
+                    chunks: polled.chunks,
+                    ..Reply::default()
+                });
             }
             Ok(polled) => {
                 sub.free_messages = sub.free_messages.saturating_add(messages);
@@ -379,7 +384,7 @@ impl Drop for Subscriptions {
 }
 
 fn frame(head: BytesMut) -> Reply {
-    Reply { status: status::PUSH_FRAME, head, chunks: Vec::new() }
+    Reply { status: status::PUSH_FRAME, head, ..Reply::default() }
 }
 
 #[cfg(test)]

@@ -9,6 +9,18 @@ use eddy_wire::codes::command;
 
 use crate::error::ServerError;
 
+/// Which of Iggy's wires a connection speaks; every request of a connection comes on one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// No whole request header seen yet.
+    Unknown,
+    /// Iggy 0.8 (SDK 0.10): `[length u32][code u32]` requests.
+    V08,
+    /// Iggy 0.9 (protocol 0.11, SDK 0.11): 256-byte headers; `session` is the id its
+    /// registration (LOGIN_REGISTER) handed out, 0 before.
+    V011 { session: u64 },
+}
+
 /// A client connection's session.
 #[derive(Debug)]
 pub struct Session {
@@ -32,6 +44,8 @@ pub struct Session {
     pub subscriptions: Option<Box<crate::push::Subscriptions>>,
     /// Consumer groups joined (none until the first JOIN_CONSUMER_GROUP).
     pub groups: Option<Box<crate::groups::Memberships>>,
+    /// The wire the client speaks, told from its first bytes (`transport::wire`).
+    pub wire: Wire,
     /// Until when the connection may stay without logging in.
     login_deadline: Instant,
     login_timeout: Duration,
@@ -51,6 +65,7 @@ impl Session {
             subscriptions: None,
             groups: None,
             watchable: true,
+            wire: Wire::Unknown,
             login_deadline: Instant::now() + login_timeout,
             login_timeout,
         }

@@ -151,7 +151,8 @@ fn payload(code: u32) -> Option<BytesMut> {
         c::GET_CONSUMER_GROUP
         | c::DELETE_CONSUMER_GROUP
         | c::JOIN_CONSUMER_GROUP
-        | c::LEAVE_CONSUMER_GROUP => p = ids(3),
+        | c::LEAVE_CONSUMER_GROUP
+        | c::SYNC_CONSUMER_GROUP => p = ids(3),
         c::CREATE_CONSUMER_GROUP => {
             p = ids(2);
             p.put_slice(b"\x07mallory");

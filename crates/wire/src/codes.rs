@@ -59,6 +59,9 @@ pub mod command {
     pub const DELETE_CONSUMER_GROUP: u32 = 603;
     pub const JOIN_CONSUMER_GROUP: u32 = 604;
     pub const LEAVE_CONSUMER_GROUP: u32 = 605;
+    /// A member's partitions and the assignment's generation (Iggy 0.9's; served on both
+    /// wires).
+    pub const SYNC_CONSUMER_GROUP: u32 = 606;
     /// Eddy's push subscriptions (an extension: Iggy's codes stop at 605, one hundred per
     /// resource; 9000–9099 are Eddy's). See `commands::push` and docs/PROTOCOL.md.
     pub const SUBSCRIBE: u32 = 9000;
@@ -121,6 +124,7 @@ pub mod command {
             DELETE_CONSUMER_GROUP => "delete_consumer_group",
             JOIN_CONSUMER_GROUP => "join_consumer_group",
             LEAVE_CONSUMER_GROUP => "leave_consumer_group",
+            SYNC_CONSUMER_GROUP => "sync_consumer_group",
             SUBSCRIBE => "subscribe",
             GRANT_CREDIT => "grant_credit",
             UNSUBSCRIBE => "unsubscribe",
@@ -130,11 +134,29 @@ pub mod command {
     }
 }
 
+/// Codes only the 0.11 wire (Iggy 0.9) has; the 0.8 wire does not know them.
+pub mod command_v011 {
+    /// DESCRIBE_OPTIONS: the option keys create requests accept.
+    pub const DESCRIBE_OPTIONS: u32 = 13;
+    /// ATTACH_CONSUMER_SESSION (cluster routing; a single node never needs it).
+    pub const ATTACH_CONSUMER_SESSION: u32 = 14;
+    /// LOGIN_REGISTER: log in with a password and register the session.
+    pub const LOGIN_REGISTER: u32 = 40;
+    /// LOGIN_REGISTER_WITH_PAT: the same with a personal access token.
+    pub const LOGIN_REGISTER_WITH_PAT: u32 = 45;
+    /// GET_POLL_ROUTING (cluster routing).
+    pub const GET_POLL_ROUTING: u32 = 103;
+    /// POLL_MESSAGES_ON_PRIMARY (cluster routing).
+    pub const POLL_MESSAGES_ON_PRIMARY: u32 = 104;
+    /// GET_CONSUMER_OFFSET_ROUTING (cluster routing).
+    pub const GET_CONSUMER_OFFSET_ROUTING: u32 = 123;
+}
+
 /// Status codes (response `status` field; Iggy's error codes). 0 is success.
 pub mod status {
     pub const OK: u32 = 0;
     /// Not a status: marks a frame the server pushes to a subscribed connection (Eddy's
-    /// extension), in the place a reply's status goes. Far from every Iggy error code (< 14000).
+    /// extension), in the place a reply's status goes. Far from every Iggy error code (< 15000).
     pub const PUSH_FRAME: u32 = 0xEDD0_0001;
     pub const ERROR: u32 = 1;
     pub const INVALID_COMMAND: u32 = 3;
@@ -182,6 +204,10 @@ pub mod status {
     pub const TOO_MANY_MESSAGES: u32 = 4023;
     pub const EMPTY_MESSAGE_PAYLOAD: u32 = 4024;
     pub const INVALID_MESSAGE_PAYLOAD_LENGTH: u32 = 4025;
+    /// 0.11 wire: a create or update request named an option key Eddy does not know.
+    pub const UNSUPPORTED_OPTION_KEY: u32 = 4041;
+    /// 0.11 wire: an option's value has the wrong kind or does not parse.
+    pub const INVALID_OPTION_VALUE: u32 = 4042;
     pub const INVALID_OFFSET: u32 = 4100;
     pub const CONSUMER_GROUP_ID_NOT_FOUND: u32 = 5000;
     pub const CONSUMER_GROUP_NAME_NOT_FOUND: u32 = 5003;
@@ -189,8 +215,12 @@ pub mod status {
     pub const INVALID_CONSUMER_GROUP_NAME: u32 = 5005;
     /// The connection is not a member of the group it polls or leaves as.
     pub const CONSUMER_GROUP_MEMBER_NOT_FOUND: u32 = 5006;
+    /// 0.11 wire: a group member polled a partition it does not own (its SDK syncs again).
+    pub const CONSUMER_GROUP_PARTITION_NOT_OWNED: u32 = 5009;
     /// Eddy's extension: GRANT_CREDIT or UNSUBSCRIBE named no subscription of the connection.
     pub const SUBSCRIPTION_NOT_FOUND: u32 = 9000;
     /// Eddy's extension: the connection holds `limits.max_subscriptions` already.
     pub const TOO_MANY_SUBSCRIPTIONS: u32 = 9001;
+    /// 0.11 wire: a login announced a protocol version this server does not speak.
+    pub const INCOMPATIBLE_PROTOCOL_VERSION: u32 = 14003;
 }

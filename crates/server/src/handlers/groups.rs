@@ -1,9 +1,9 @@
-//! Consumer group commands (600–605). Groups are catalog entries (the metadata owner creates
+//! Consumer group commands (600–606). Groups are catalog entries (the metadata owner creates
 //! and deletes them, persisted); members are connections (joined and left through the same
 //! owner, never persisted: a closed connection leaves at once, see `groups::Memberships`).
 
 use bytes::BytesMut;
-use eddy_wire::commands::groups::{self, encode_group, encode_member};
+use eddy_wire::commands::groups::{self, encode_assignment, encode_group, encode_member};
 
 use super::require_topic;
 use crate::auth::access::Need;
@@ -121,4 +121,26 @@ pub async fn leave(
         m.left(key);
     }
     Ok(Reply::default())
+}
+
+/// SYNC_CONSUMER_GROUP: the partitions this member polls now (not those it is handing over)
+/// and a generation that changes whenever they do (a hash of them); an empty reply unless this
+/// connection is a member. Like a poll, it lets a member that is giving partitions up settle.
+pub fn sync(ctx: &ShardCtx, session: &mut Session, payload: &[u8]) -> Result<Reply, ServerError> {
+    let (stream, topic, group) = groups::decode_group(payload)?;
+    require_topic(ctx, session.user_id, &stream, &topic, Need::ReadTopic)?;
+    let snapshot = ctx.snapshot();
+    let key = snapshot.catalog.group_key(&stream, &topic, &group)?;
+    let client = session.client_id;
+    let Some(m) = session.groups.as_deref_mut().filter(|_| snapshot.members.contains(key, client))
+    else {
+        return Ok(Reply::default());
+    };
+    m.settle_if_due(&snapshot, key);
+    let partitions = snapshot.members.polls(key, client);
+    let bytes: Vec<u8> = partitions.iter().flat_map(|p| p.to_le_bytes()).collect();
+    let generation = xxhash_rust::xxh3::xxh3_64(&bytes);
+    let mut out = BytesMut::with_capacity(12 + 4 * partitions.len());
+    encode_assignment(generation, &partitions, &mut out);
+    Ok(Reply::ok(out))
 }

@@ -17,7 +17,7 @@ use crate::metadata::PartitionKey;
 use crate::session::Session;
 use crate::shard::ShardCtx;
 use crate::shard::message::{Deferral, PartitionOp, PendingPoll, Polled, ask, waiter_id};
-use crate::transport::conn::Reply;
+use crate::transport::conn::{Outcome, Reply};
 
 pub async fn send(
     ctx: &ShardCtx,
@@ -46,8 +46,15 @@ pub async fn send(
     drop(snapshot);
     let batch = payload.split_off(req.messages_at);
     let lengths = req.lengths;
-    ask(&handle.tx, |reply| PartitionOp::Append { batch, lengths, reply }).await?;
-    Ok(Reply::default())
+    let base_offset =
+        ask(&handle.tx, |reply| PartitionOp::Append { batch, lengths, reply }).await?;
+    let appended = eddy_wire::v011::codec::Appended {
+        stream: key.stream,
+        topic: key.topic,
+        partition,
+        base_offset,
+    };
+    Ok(Reply { outcome: Outcome::Appended(appended), ..Reply::default() })
 }
 
 /// The consumer and partition a poll reads (see `groups::resolve`); `None`: a group member
@@ -70,7 +77,11 @@ pub async fn poll(
 ) -> Result<Reply, ServerError> {
     let req = PollMessages::decode(payload)?;
     let Some(target) = poll_target(ctx, session, &req)? else {
-        return Ok(polled_reply(Polled::default()));
+        let mut reply = polled_reply(Polled::default());
+        if req.consumer.kind == CONSUMER_KIND_GROUP && req.partition.is_some() {
+            reply.outcome = Outcome::PartitionNotOwned;
+        }
+        return Ok(reply);
     };
     let handle = partition_handle(ctx, &req.stream, &req.topic, target.partition)?;
     note(session.groups.as_deref_mut(), &target, Some(req.auto_commit));
@@ -92,7 +103,7 @@ pub async fn poll(
 pub(crate) fn polled_reply(polled: Polled) -> Reply {
     let mut head = BytesMut::with_capacity(16);
     encode_polled_head(polled.partition, polled.current_offset, polled.count, &mut head);
-    Reply { status: 0, head, chunks: polled.chunks }
+    Reply { status: 0, head, chunks: polled.chunks, ..Reply::default() }
 }
 
 /// POLL_MESSAGES_DEFERRED: the poll waits in the partition's owner until it is due (enough
@@ -195,7 +206,7 @@ pub(crate) fn fetched_reply(parts: Vec<Polled>) -> Reply {
         chunks.push(part.freeze());
         chunks.extend(p.chunks);
     }
-    Reply { status: 0, head, chunks }
+    Reply { status: 0, head, chunks, ..Reply::default() }
 }
 
 pub async fn flush(

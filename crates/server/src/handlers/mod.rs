@@ -125,6 +125,7 @@ pub async fn handle(
         c::DELETE_CONSUMER_GROUP => Box::pin(groups::delete(ctx, user, &payload)).await,
         c::JOIN_CONSUMER_GROUP => Box::pin(groups::join(ctx, session, &payload)).await,
         c::LEAVE_CONSUMER_GROUP => Box::pin(groups::leave(ctx, session, &payload)).await,
+        c::SYNC_CONSUMER_GROUP => groups::sync(ctx, session, &payload),
         c::SUBSCRIBE => Box::pin(push::subscribe(ctx, session, &payload)).await,
         c::GRANT_CREDIT => push::grant(session, &payload).await,
         c::UNSUBSCRIBE => Box::pin(push::unsubscribe(session, &payload)).await,

@@ -20,7 +20,7 @@ use super::admission::{Permit, Refusal};
 use super::readiness::{Either, Readiness, first};
 use crate::handlers;
 use crate::push::Subscriptions;
-use crate::session::Session;
+use crate::session::{Session, Wire};
 use crate::shard::ShardCtx;
 use crate::shard::message::{PendingPoll, Pushed};
 
@@ -30,12 +30,30 @@ pub struct Reply {
     pub status: u32,
     pub head: BytesMut,
     pub chunks: Vec<Bytes>,
+    /// `head` already holds the whole frame header (a codec other than 0.8's framed it):
+    /// written as is.
+    pub framed: bool,
+    /// What the command did beyond its reply's bytes, for codecs whose replies say more (or
+    /// otherwise) than the 0.8 reply does.
+    pub outcome: Outcome,
+}
+
+/// What a command did that its 0.8 reply does not say.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    #[default]
+    Nothing,
+    /// SEND_MESSAGES appended this batch (the 0.11 reply confirms it; the 0.8 reply is empty).
+    Appended(eddy_wire::v011::codec::Appended),
+    /// A group member polled a partition it does not own (0.8: an empty reply; 0.11: an
+    /// error that makes the SDK sync its assignment).
+    PartitionNotOwned,
 }
 
 impl Reply {
     /// An OK reply with `head` as its payload.
     pub fn ok(head: BytesMut) -> Self {
-        Self { status: 0, head, chunks: Vec::new() }
+        Self { status: 0, head, ..Self::default() }
     }
 
     /// An error reply (no payload).
@@ -49,6 +67,11 @@ impl Reply {
 
     /// The reply as segments: `[status][length]` + head in one, then each chunk.
     pub fn into_segments(self, out: &mut Vec<Bytes>) {
+        if self.framed {
+            out.push(self.head.freeze());
+            out.extend(self.chunks.into_iter().filter(|c| !c.is_empty()));
+            return;
+        }
         let mut first = BytesMut::with_capacity(8 + self.head.len());
         first.put_u32_le(self.status);
         first.put_u32_le(self.payload_len() as u32);
@@ -90,6 +113,30 @@ pub async fn run_buffered(ctx: &ShardCtx, session: &mut Session, buf: &mut Bytes
             true => limits.max_request_size,
             false => limits.max_pre_login_request_size.min(limits.max_request_size),
         };
+        if session.wire == Wire::Unknown {
+            match super::wire::detect(buf) {
+                Some(wire) => session.wire = wire,
+                None => return Buffered::Replies { replies, need: 0, more: false },
+            }
+        }
+        if let Wire::V011 { .. } = session.wire {
+            let reply = match super::wire::next_v011(ctx, session, buf, max).await {
+                super::wire::Step::Incomplete { need } => {
+                    return Buffered::Replies { replies, need, more: false };
+                }
+                super::wire::Step::Lost(reply, reason) => {
+                    replies.push(reply);
+                    return Buffered::Close { replies, reason };
+                }
+                super::wire::Step::Done(reply) => reply,
+            };
+            held = held.saturating_add(reply.payload_len());
+            replies.push(reply);
+            if let Some(reason) = session.close.take() {
+                return Buffered::Close { replies, reason };
+            }
+            continue;
+        }
         let header = match RequestHeader::parse(buf, max) {
             Ok(Some(h)) => h,
             Ok(None) => return Buffered::Replies { replies, need: 0, more: false },

@@ -53,6 +53,15 @@ pub fn encode_group(
 
 /// One member in GET_CONSUMER_GROUP's (and CREATE's) reply, after the group:
 /// `[member id u32][partitions_count u32][partition id u32 …]`.
+/// SYNC_CONSUMER_GROUP's reply: `[generation u64][count u32][partition u32 × count]`.
+pub fn encode_assignment(generation: u64, partitions: &[u32], out: &mut BytesMut) {
+    out.put_u64_le(generation);
+    out.put_u32_le(partitions.len() as u32);
+    for p in partitions {
+        out.put_u32_le(*p);
+    }
+}
+
 pub fn encode_member(id: u32, partitions: &[u32], out: &mut BytesMut) {
     out.put_u32_le(id);
     out.put_u32_le(partitions.len() as u32);
