@@ -142,6 +142,60 @@ async fn groups(server: &Server, transport: Transport) {
     root.delete_stream(&s).await.unwrap();
 }
 
+/// A second member joins while the first is consuming: the partitions it is owed move over
+/// (the first member's polls of them answer 5009 and its SDK syncs again), and between them
+/// the two read every message exactly once (auto-commit on poll).
+async fn join_while_consuming(server: &Server, transport: Transport) {
+    let root = client(server, transport).await;
+    let stream_name = format!("rebalance-{transport:?}");
+    root.create_stream(&stream_name).await.unwrap();
+    let s = Identifier::named(&stream_name).unwrap();
+    let t = Identifier::named("work").unwrap();
+    let options = TopicCreateOptions { partitions_count: Some(4), ..Default::default() };
+    root.create_topic(&s, "work", &options).await.unwrap();
+    let g = Identifier::named("late").unwrap();
+    root.create_consumer_group(&s, &t, "late").await.unwrap();
+    for p in 0..4u32 {
+        let mut batch: Vec<IggyMessage> = (0..100)
+            .map(|i| IggyMessage::builder().payload(format!("{p}:{i}").into()).build().unwrap())
+            .collect();
+        root.send_messages(&s, &t, &Partitioning::partition_id(p), &mut batch).await.unwrap();
+    }
+    let group = Consumer::group(g.clone());
+    let a = client(server, transport).await;
+    a.join_consumer_group(&s, &t, &g).await.unwrap();
+    let mut seen: [Vec<(u32, String)>; 2] = [Vec::new(), Vec::new()];
+    let poll = async |c: &IggyClient, into: &mut Vec<(u32, String)>| {
+        let polled = c
+            .poll_messages(&s, &t, None, &group, &PollingStrategy::next(), 10, true)
+            .await
+            .unwrap();
+        for m in polled.messages {
+            into.push((polled.partition_id, String::from_utf8(m.payload.to_vec()).unwrap()));
+        }
+    };
+    for _ in 0..8 {
+        poll(&a, &mut seen[0]).await;
+    }
+    let alone: HashSet<u32> = seen[0].iter().map(|(p, _)| *p).collect();
+    assert_eq!(alone.len(), 4, "alone, the first member reads every partition");
+    let b = client(server, transport).await;
+    b.join_consumer_group(&s, &t, &g).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut after_join_b = 0;
+    while seen[0].len() + seen[1].len() < 400 && std::time::Instant::now() < deadline {
+        poll(&a, &mut seen[0]).await;
+        let before = seen[1].len();
+        poll(&b, &mut seen[1]).await;
+        after_join_b += seen[1].len() - before;
+    }
+    let all: HashSet<&str> = seen.iter().flatten().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(all.len(), 400, "every message");
+    assert_eq!(seen[0].len() + seen[1].len(), 400, "none twice");
+    assert!(after_join_b > 0, "the member that joined late got partitions");
+    root.delete_stream(&s).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_tokens_groups_and_the_rest_work_over_both_transports() {
     let dir = temp_data_dir("v011-resources");
@@ -149,6 +203,7 @@ async fn users_tokens_groups_and_the_rest_work_over_both_transports() {
     for transport in [Transport::Tcp, Transport::WebSocket] {
         users_and_tokens(&server, transport).await;
         groups(&server, transport).await;
+        join_while_consuming(&server, transport).await;
         let root = client(&server, transport).await;
         let stats = root.get_stats().await.unwrap();
         assert!(stats.clients_count >= 1);

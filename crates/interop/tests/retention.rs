@@ -141,12 +141,18 @@ async fn scenario(transport: Transport, sent_mib: u64, cap_mib: u64) {
     // Expiry: everything but the active segment goes once older than 2 s.
     let expiry = IggyExpiry::ExpireDuration(IggyDuration::from(Duration::from_secs(2)));
     let expiring = create(&c, &s, "expiring", 1, expiry, MaxTopicSize::Unlimited).await;
+    let sent_from = Instant::now();
     send_mib(&c, &s, &expiring, 0, 4).await;
     let before = topic(&c, &s, &expiring).await.messages_count;
     assert_eq!(before, 64);
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(topic(&c, &s, &expiring).await.messages_count, 64, "not expired yet");
-    let after = wait_for(&c, &s, &expiring, |t| t.messages_count < 64).await;
+    let still = topic(&c, &s, &expiring).await.messages_count;
+    if sent_from.elapsed() < Duration::from_millis(1900) {
+        assert_eq!(still, 64, "nothing is 2 s old yet");
+    }
+    // Each sealed segment goes once its newest message is 2 s old: on a loaded machine the four
+    // MiB take a while to send, so they may go in more than one pass of the retention task.
+    let after = wait_for(&c, &s, &expiring, |t| t.messages_count <= 16).await;
     let (first, count) = first_and_count(&c, &s, &expiring, 0).await;
     assert_eq!(after.messages_count, count);
     assert!(count > 0 && count <= 16, "only the active segment is left: {count}");

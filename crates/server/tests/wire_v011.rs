@@ -21,6 +21,10 @@ use eddy_wire::v011::header::{
 use eddy_wire::v011::login::{ClientVersion, Credential, Register};
 
 fn start(name: &str) -> (ServerHandle, std::path::PathBuf) {
+    start_with(name, |_| {})
+}
+
+fn start_with(name: &str, tune: impl FnOnce(&mut Config)) -> (ServerHandle, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("eddy-v011-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
     let mut config = Config::default();
@@ -31,6 +35,7 @@ fn start(name: &str) -> (ServerHandle, std::path::PathBuf) {
     config.websocket.address = "127.0.0.1:0".parse().unwrap();
     config.limits.max_request_size = 1 << 20;
     config.auth.login_backoff_max_ms = 200;
+    tune(&mut config);
     (eddy_server::start(config).unwrap(), dir)
 }
 
@@ -209,6 +214,22 @@ fn broken_0_11_framing_closes_only_that_connection() {
     assert_eq!(read_frame(&mut s).1, status::UNAUTHENTICATED);
 
     assert_eq!(send(&mut bystander, command::PING, &[]).1, status::OK, "others are unaffected");
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_0_11_client_over_the_caps_is_refused_in_its_own_framing() {
+    let (server, dir) = start_with("caps", |c| c.limits.max_connections_per_ip = 1);
+    let addr = server.tcp_addr.unwrap();
+    let mut held = connect(addr);
+    assert_eq!(send(&mut held, command::PING, &[]).1, status::OK);
+    let mut over = connect(addr);
+    let (cmd, st, _, _) = send(&mut over, command::PING, &[]);
+    assert_eq!((cmd, st), (frame::REPLY, status::CANNOT_ESTABLISH_CONNECTION));
+    assert!(closed_by_server(&mut over));
+    let mut old = connect(addr);
+    assert_eq!(request(&mut old, command::PING, &[]).0, status::CANNOT_ESTABLISH_CONNECTION);
     drop(server);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -28,7 +28,7 @@ use super::conn::{
 };
 use super::readiness::{Either, Readiness, first};
 use crate::push::Subscriptions;
-use crate::session::Session;
+use crate::session::{Session, Wire};
 use crate::shard::ShardCtx;
 
 /// Read buffer size at rest.
@@ -243,13 +243,23 @@ async fn read_while_waiting<S: AsyncRead + AsyncWrite + Readiness>(
     Ok(Some(wait.reply().await))
 }
 
-/// Answers a connection over the caps with one error reply, then closes it (after draining what
-/// it sent for a moment, so the close does not reset the reply away).
+/// Answers a connection over the caps with one error reply in its client's wire (told from
+/// the first bytes it sends within `REFUSAL_LINGER`; the 0.8 wire if none come), then closes it
+/// (after draining what it sent for a moment, so the close does not reset the reply away).
 async fn refuse<S: AsyncRead + AsyncWrite>(
     mut stream: S,
     _refusal: Refusal,
 ) -> std::io::Result<()> {
-    write_replies(&mut stream, vec![Reply::error(status::CANNOT_ESTABLISH_CONNECTION)]).await?;
+    let first = compio::time::timeout(REFUSAL_LINGER, stream.read(Vec::with_capacity(4096))).await;
+    let reply = match first {
+        Ok(BufResult(Ok(_), bytes))
+            if super::wire::detect(&bytes) == Some(Wire::V011 { session: 0 }) =>
+        {
+            super::wire::error_without_request(status::CANNOT_ESTABLISH_CONNECTION)
+        }
+        _ => Reply::error(status::CANNOT_ESTABLISH_CONNECTION),
+    };
+    write_replies(&mut stream, vec![reply]).await?;
     stream.shutdown().await.ok();
     let drain = stream.read(Vec::with_capacity(4096));
     compio::time::timeout(REFUSAL_LINGER, drain).await.ok();

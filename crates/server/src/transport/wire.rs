@@ -77,7 +77,7 @@ pub async fn next_v011(
 }
 
 /// An error reply when no request header could be read (its fields stay zero).
-fn error_without_request(code: u32) -> Reply {
+pub fn error_without_request(code: u32) -> Reply {
     let head = RequestHead {
         client: 0,
         request_checksum: 0,
