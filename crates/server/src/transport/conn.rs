@@ -15,6 +15,7 @@ use compio::net::{TcpListener, TcpStream};
 use eddy_wire::codes::command;
 use eddy_wire::codes::status;
 use eddy_wire::framing::{FramingError, REQUEST_HEADER_LEN, RequestHeader};
+use eddy_wire::v011::header::HEADER_LEN as V011_HEADER_LEN;
 
 use super::admission::{Permit, Refusal};
 use super::readiness::{Either, Readiness, first};
@@ -120,6 +121,9 @@ pub async fn run_buffered(ctx: &ShardCtx, session: &mut Session, buf: &mut Bytes
             }
         }
         if let Wire::V011 { .. } = session.wire {
+            // `max` bounds what follows a 0.8 request's 8-byte header; a 0.11 request may be as
+            // large in total (its header is 256 bytes), on TCP and WebSocket alike.
+            let max = max.saturating_sub(V011_HEADER_LEN - REQUEST_HEADER_LEN);
             let reply = match super::wire::next_v011(ctx, session, buf, max).await {
                 super::wire::Step::Incomplete { need } => {
                     return Buffered::Replies { replies, need, more: false };

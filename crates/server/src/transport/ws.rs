@@ -35,9 +35,6 @@ use crate::push::Subscriptions;
 use crate::session::Session;
 use crate::shard::ShardCtx;
 
-/// The largest request header of the wires served (0.11's).
-const HEAD: usize = eddy_wire::v011::header::HEADER_LEN;
-
 /// How long a refused connection may take to send its handshake.
 const REFUSAL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -76,8 +73,9 @@ async fn connection(
 ) -> Result<(), eddy_ws::Error> {
     stream.set_nodelay(true)?;
     let max = ctx.config.limits.max_request_size;
-    let mut config =
-        WsConfig::default().with_max_message_size(max + HEAD).with_max_frame_size(max + HEAD);
+    let mut config = WsConfig::default()
+        .with_max_message_size(max + eddy_wire::framing::REQUEST_HEADER_LEN)
+        .with_max_frame_size(max + eddy_wire::framing::REQUEST_HEADER_LEN);
     config.handshake_timeout = match admitted {
         Ok(_) => config.handshake_timeout.min(ctx.config.login_timeout()),
         Err(_) => REFUSAL_HANDSHAKE_TIMEOUT,
