@@ -12,8 +12,40 @@ use std::collections::BTreeMap;
 use common::{Server, Transport, anonymous, client, create_topic, temp_data_dir};
 use iggy::prelude::*;
 
+/// A connected client whose lost login the test can observe deterministically. The SDK answers
+/// `Unauthenticated` by reconnecting (after `reestablish_after`, 5 s by default, since the last
+/// connect) while its heartbeat task keeps pinging: a ping landing in that window sees the client
+/// "connecting", reconnects on its own and leaves the request `NotConnected` (CI saw it). No
+/// reconnect delay and one heartbeat at connect close that race; the server is the same.
+async fn steady(server: &Server, transport: Transport) -> IggyClient {
+    let hour = IggyDuration::new(std::time::Duration::from_secs(3600));
+    let client = match transport {
+        Transport::Tcp => {
+            let mut config = TcpClientConfig {
+                server_address: server.tcp.to_string(),
+                heartbeat_interval: hour,
+                ..Default::default()
+            };
+            config.reconnection.reestablish_after = IggyDuration::new(Default::default());
+            ClientWrapper::Tcp(TcpClient::create(std::sync::Arc::new(config)).unwrap())
+        }
+        Transport::WebSocket => {
+            let mut config = WebSocketClientConfig {
+                server_address: server.ws.to_string(),
+                heartbeat_interval: hour,
+                ..Default::default()
+            };
+            config.reconnection.reestablish_after = IggyDuration::new(Default::default());
+            ClientWrapper::WebSocket(WebSocketClient::create(std::sync::Arc::new(config)).unwrap())
+        }
+    };
+    let client = IggyClient::new(client);
+    client.connect().await.expect("connects");
+    client
+}
+
 async fn login(server: &Server, transport: Transport, user: &str, password: &str) -> IggyClient {
-    let c = anonymous(server, transport).await;
+    let c = steady(server, transport).await;
     c.login_user(user, password).await.unwrap_or_else(|e| panic!("{user} logs in: {e}"));
     c
 }
