@@ -46,7 +46,7 @@ fn payload(id: u128) -> Bytes {
 type Acked = Arc<Mutex<HashMap<u128, u32>>>;
 /// The last consumer offset the server acknowledged storing, per partition.
 type Committed = Arc<Mutex<HashMap<u32, u64>>>;
-/// Ids the committer read and then committed (retention may delete these, and only these).
+/// Ids the committer read and asked to commit (retention may delete these, and only these).
 type Consumed = Arc<Mutex<std::collections::HashSet<u128>>>;
 
 fn committer_id() -> Consumer {
@@ -81,9 +81,13 @@ async fn committer(
         };
         if let Some(last) = polled.messages.last() {
             let offset = last.header.offset;
+            // Consumed as soon as the commit is asked for: a kill may cut off the reply to a
+            // store the server did apply, and retention may then delete up to it (CI saw
+            // exactly one poll's worth "lost" that way). Only an acknowledged store is a
+            // commit the restarted server must still hold.
+            consumed.lock().unwrap().extend(polled.messages.iter().map(|m| m.header.id));
             match c.store_consumer_offset(&committer_id(), &stream, &topic, Some(p), offset).await {
                 Ok(()) => {
-                    consumed.lock().unwrap().extend(polled.messages.iter().map(|m| m.header.id));
                     committed.lock().unwrap().insert(p, offset);
                 }
                 Err(_) => return,

@@ -1,5 +1,6 @@
-//! Storage: append/read/reopen, and recovery from each kind of damage: a torn tail, a truncated
-//! or missing index, a corrupt message in the middle.
+//! Storage: append/read/reopen, and recovery from each kind of damage: a torn tail (also ones
+//! torn mid-message or just before one, with later sectors on disk), a truncated or missing
+//! index, a corrupt message in the middle.
 
 use std::path::{Path, PathBuf};
 
@@ -144,6 +145,59 @@ async fn a_corrupt_message_in_the_middle_is_reported_with_its_path() {
         other => panic!("expected corruption, got {other:?}"),
     }
     assert_eq!(std::fs::read(&path).unwrap(), data, "nothing was cut");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A power cut tore a multi-sector write: a sector in the middle of a message never reached the
+/// disk (zeros), the sectors after it did, so a valid message follows the damaged one. That is a
+/// torn tail, written after the last sync: cut from the damaged message, not refused (the
+/// power-loss loop's partitions went unserved on this before). A flipped bit instead stays
+/// refused (`a_corrupt_message_in_the_middle_is_reported_with_its_path`).
+#[compio::test]
+async fn a_write_torn_mid_message_with_later_sectors_on_disk_is_cut_not_refused() {
+    let dir = temp_dir("torn-sector");
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    let (bytes, lengths) = batch(1, &[100, 3000, 100]);
+    log.append(bytes, &lengths, 5).await.unwrap();
+    drop(log);
+    let path = log_file(&dir, 0);
+    let mut data = std::fs::read(&path).unwrap();
+    let second = lengths[0] as usize;
+    let sector = (second + HEADER_LEN).next_multiple_of(512);
+    assert!(sector + 512 < second + lengths[1] as usize, "a whole sector inside message 1");
+    data[sector..sector + 512].fill(0);
+    std::fs::write(&path, &data).unwrap();
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(read_all(&mut log).await, vec![(0, 1)], "cut at the torn message");
+    assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, second);
+    assert_eq!(log.next_offset(), 1, "the cut messages' offsets are given again: never acked");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The same tear at a message's very start: the message began 21 bytes before a sector boundary,
+/// the sector before it never reached the disk, so only the message's first 21 bytes (its
+/// checksum and part of its id) read zeros while its offset, lengths and the next message
+/// survived. Also a torn write, cut, not refused (the power-loss loop went unserved on this once
+/// whole zero sectors were already judged torn).
+#[compio::test]
+async fn a_write_torn_just_before_a_message_is_cut_not_refused() {
+    let dir = temp_dir("torn-head");
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    let (probe, probe_lengths) = batch(1, &[0]);
+    let overhead = probe_lengths[0] as usize;
+    drop(probe);
+    let (bytes, lengths) = batch(1, &[512 - 21 - overhead, 3000, 100]);
+    log.append(bytes, &lengths, 5).await.unwrap();
+    drop(log);
+    let path = log_file(&dir, 0);
+    let mut data = std::fs::read(&path).unwrap();
+    let second = lengths[0] as usize;
+    assert_eq!(second, 512 - 21, "message 1 starts 21 bytes before a sector boundary");
+    data[second..512].fill(0);
+    std::fs::write(&path, &data).unwrap();
+    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    assert_eq!(read_all(&mut log).await, vec![(0, 1)], "cut at the torn message");
+    assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, second);
     std::fs::remove_dir_all(&dir).ok();
 }
 

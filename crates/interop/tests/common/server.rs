@@ -79,7 +79,13 @@ impl Server {
         let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let kept = output.clone();
         std::thread::spawn(move || {
+            // INTEROP_SERVER_LOG=1 echoes the server's log to stderr (for a failing run; not EDDY_*:
+            // those are the server's configuration).
+            let echo = std::env::var_os("INTEROP_SERVER_LOG").is_some();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if echo {
+                    eprintln!("server: {line}");
+                }
                 kept.lock().unwrap().push(line.clone());
                 // Keep draining after the receiver is gone so the server never blocks on a pipe.
                 tx.send(line).ok();

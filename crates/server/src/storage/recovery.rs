@@ -5,8 +5,10 @@
 //! checkpoint is missing or does not match) is walked message by message, verifying lengths,
 //! the XXH3 checksum and the offset sequence; a torn tail (the end of a write a crash
 //! interrupted) is cut back to the last complete, verified message; damage followed by valid
-//! messages is refused (corruption, not a torn write); the index file is rewritten from what
-//! survived. Synchronous: it runs before the shard serves anything. Never panics.
+//! messages is refused (corruption, not a torn write) unless the damaged message's share of a
+//! sector reads all zeros, what a power cut leaves of a multi-sector write whose later sectors
+//! reached the disk and earlier ones did not; the index file is rewritten from what survived.
+//! Synchronous: it runs before the shard serves anything. Never panics.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -59,6 +61,12 @@ enum Defect {
     /// The message fits but is wrong.
     Invalid(&'static str),
 }
+
+/// The sector size a disk writes atomically (at least): a torn write is torn at these bounds.
+const SECTOR: u64 = 512;
+
+/// How long a message's last share of a sector must be for its zeros to count as a lost sector.
+const MIN_TAIL_SHARE: u64 = 64;
 
 /// Verifies the message at `pos`, returning its header and length.
 fn check_message(
@@ -218,7 +226,7 @@ fn scan(
                 pos += total;
             }
             Err(defect)
-                if matches!(defect, Defect::Invalid(_))
+                if (matches!(defect, Defect::Invalid(_))
                     && followed_by_valid_message(file, pos, file_len, expected)
                     || indexed_successor_is_valid(
                         file,
@@ -227,7 +235,8 @@ fn scan(
                         file_len,
                         expected,
                         start_offset,
-                    ) =>
+                    ))
+                    && !torn_by_a_lost_sector(file, pos, file_len) =>
             {
                 let reason = match defect {
                     Defect::Invalid(reason) => reason,
@@ -258,6 +267,45 @@ fn write_index_tail(index_path: &Path, index: &Index, from: usize) -> Result<(),
     file.write_all_at(&tail, (from * ENTRY_LEN) as u64)
         .map_err(StorageError::io("write", index_path))?;
     file.set_len((index.len() * ENTRY_LEN) as u64).map_err(StorageError::io("truncate", index_path))
+}
+
+/// Whether the bad message at `pos` (as long as its header says, cut at the file's end) shows
+/// the mark of a write torn by a power cut: its share of some sector, aligned in the file, reads
+/// all zeros. Unsynced sectors of appended data that never reached the disk read back as zeros
+/// (new space), and a disk may persist a later sector of one write without an earlier one
+/// (crashfs's torn cut does the same per 4 KiB page), so valid messages after such a sector were
+/// written with it and were never synced either: with fsync on, none was acknowledged, and the
+/// tail is cut from here. Which shares count: a whole sector; the message's first share, however
+/// short (it starts with the checksum, zero by chance once in 2^64, and a lost sector before a
+/// message that began just short of a boundary leaves only that much zeroed: the header's offset
+/// and lengths past the boundary survive, so the message looks merely damaged); a last share of
+/// at least `MIN_TAIL_SHARE` bytes (payloads end in a few zeros often enough). Bit rot (flipped
+/// bits) in synced data leaves no such share, and stays refused; only rot in a message whose
+/// payload also holds zeros over such a share would be misjudged, and cut with a warning.
+fn torn_by_a_lost_sector(file: &File, pos: u64, file_len: u64) -> bool {
+    let mut head = [0u8; HEADER_LEN];
+    if file.read_exact_at(&mut head, pos).is_err() {
+        return false;
+    }
+    let Some(header) = MessageHeader::parse(&head) else {
+        return false;
+    };
+    let end = pos.saturating_add(header.total_len()).min(file_len);
+    let mut sector = [0u8; SECTOR as usize];
+    let mut at = pos - pos % SECTOR;
+    while at < end {
+        let lo = at.max(pos);
+        let hi = at.saturating_add(SECTOR).min(end);
+        let share = hi - lo;
+        let counts = share == SECTOR || lo == pos || (hi == end && share >= MIN_TAIL_SHARE);
+        // `share` is at most SECTOR, so it indexes the buffer.
+        let bytes = &mut sector[..share as usize];
+        if counts && file.read_exact_at(bytes, lo).is_ok() && bytes.iter().all(|&b| b == 0) {
+            return true;
+        }
+        at = at.saturating_add(SECTOR);
+    }
+    false
 }
 
 /// Whether a valid message (with the next offset after the bad one) starts right after the
