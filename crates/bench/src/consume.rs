@@ -614,14 +614,14 @@ async fn waiting_cost(
 }
 
 /// A whole request: header, then `payload`.
-fn raw_request(code: u32, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn raw_request(code: u32, payload: &[u8]) -> Vec<u8> {
     let mut out = bytes::BytesMut::with_capacity(8 + payload.len());
     eddy_wire::framing::RequestHeader::encode(code, payload.len(), &mut out);
     out.extend_from_slice(payload);
     out.to_vec()
 }
 
-fn login_payload() -> Vec<u8> {
+pub(crate) fn login_payload() -> Vec<u8> {
     let mut out = bytes::BytesMut::new();
     eddy_wire::commands::users::Login {
         username: "iggy".into(),

@@ -2,13 +2,15 @@
 //! WebSocket in one run against the same server, with latency percentiles, a console table, and a
 //! results folder (JSON, Markdown, PNG charts); and `ws-echo`, WebSocket echo against peer crates
 //! and raw TCP (see `ws_echo`); `pipeline` (pipelined small requests); `startup` (start time
-//! over large data directories, see `startup`); `consume` (poll vs long poll, see `consume`).
+//! over large data directories, see `startup`); `consume` (poll vs long poll, see `consume`);
+//! `idle` (what a connection at rest costs the server, see `idle`).
 
 mod actors;
 mod broadcast;
 mod chart;
 mod consume;
 mod echo_servers;
+mod idle;
 mod loadgen;
 mod pipeline;
 mod procfs;
@@ -54,6 +56,8 @@ enum Command {
     /// What a consumer's way of waiting costs: busy-loop polling, polling with a pause, long
     /// polling; end-to-end latency and server CPU per message, TCP and WebSocket.
     Consume(consume::ConsumeArgs),
+    /// What a logged-in connection at rest costs eddy-server (memory, CPU), TCP and WebSocket.
+    Idle(idle::IdleArgs),
     /// Start time of eddy-server over 1 GiB, 10 GiB, … of data: after a clean stop, after a
     /// SIGKILL, and with every byte re-verified (no checkpoints).
     Startup(startup::StartupArgs),
@@ -224,6 +228,7 @@ fn main() -> anyhow::Result<()> {
         Command::Broadcast(args) => broadcast::run(args),
         Command::BroadcastServer(args) => broadcast::run_server(args),
         Command::Consume(args) => consume::run(args),
+        Command::Idle(args) => idle::run(args),
         Command::PinnedConsumer(args) => bench(Kind::Consumer, args),
     }
 }

@@ -10,6 +10,7 @@
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -135,7 +136,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
         if !read_already {
             if at_rest && session.subscriptions.is_none() {
                 let deadline = session.read_deadline(false, ctx.config.request_timeout());
-                let Some(ready) = read_until(deadline, stream.readable()).await else {
+                let Some(ready) = read_until(deadline, pin!(stream.readable())).await else {
                     tracing::debug!(%peer, logged_in = session.user_id.is_some(), "idle past its deadline: closing");
                     return Ok(());
                 };
@@ -143,7 +144,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
             }
             make_room(&mut buf, need, READ_BASE / 2);
             let deadline = session.read_deadline(!buf.is_empty(), ctx.config.request_timeout());
-            let Some(BufResult(res, b)) = read_until(deadline, stream.append(buf)).await else {
+            let Some(BufResult(res, b)) = read_until(deadline, pin!(stream.append(buf))).await
+            else {
                 tracing::debug!(%peer, logged_in = session.user_id.is_some(), "read timed out: closing");
                 return Ok(());
             };

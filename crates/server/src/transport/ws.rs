@@ -11,6 +11,7 @@
 //! command-specific logic.
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -75,7 +76,10 @@ async fn connection(
     let max = ctx.config.limits.max_request_size;
     let mut config = WsConfig::default()
         .with_max_message_size(max + eddy_wire::framing::REQUEST_HEADER_LEN)
-        .with_max_frame_size(max + eddy_wire::framing::REQUEST_HEADER_LEN);
+        .with_max_frame_size(max + eddy_wire::framing::REQUEST_HEADER_LEN)
+        // Its connections mostly wait (consumers, quiet producers): at rest they hold no read
+        // buffer, as over TCP, for one more operation per read that finds nothing buffered.
+        .with_rest_without_buffer(true);
     config.handshake_timeout = match admitted {
         Ok(_) => config.handshake_timeout.min(ctx.config.login_timeout()),
         Err(_) => REFUSAL_HANDSHAKE_TIMEOUT,
@@ -91,17 +95,18 @@ async fn connection(
         ),
         Ok(_) => ctx.config.websocket.dashboard.then(|| dashboard::answer(request)),
     };
-    // The handshakes run boxed: the connection's task, sized for its largest await, stays
-    // small for the connection's life.
+    // The handshakes and the connection run boxed, the WebSocket too: the task, sized for its
+    // largest await, stays small, and the WebSocket is held once (an async fn holds a moved-in
+    // argument twice).
     match ctx.shared.tls.websocket.clone() {
         None => match Box::pin(eddy_ws::accept_or_serve(stream, &config, verdict, http)).await? {
-            Incoming::WebSocket(ws) => serve_socket(ctx, ws, peer).await,
+            Incoming::WebSocket(ws) => Box::pin(serve_socket(ctx, Box::new(ws), peer)).await,
             Incoming::Served => Ok(()),
         },
         Some(acceptor) => {
             let accepted = eddy_ws::tls::accept_or_serve(&acceptor, stream, &config, verdict, http);
             match Box::pin(accepted).await? {
-                Incoming::WebSocket(ws) => Box::pin(serve_socket(ctx, ws, peer)).await,
+                Incoming::WebSocket(ws) => Box::pin(serve_socket(ctx, Box::new(ws), peer)).await,
                 Incoming::Served => Ok(()),
             }
         }
@@ -111,7 +116,7 @@ async fn connection(
 /// Serves one accepted WebSocket until it closes.
 async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness + eddy_ws::Detach>(
     ctx: &ShardCtx,
-    mut ws: WebSocket<S>,
+    mut ws: Box<WebSocket<S>>,
     peer: SocketAddr,
 ) -> Result<(), eddy_ws::Error> {
     let client_id = ctx.shared.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
@@ -139,7 +144,8 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness + eddy_ws::Detach>(
             let rest = if ws.get_ref().watchable() {
                 idle(ws.get_ref(), subs).await
             } else {
-                match first(ws.fill(), subs.next()).await {
+                // Boxed: the TLS-only race would otherwise size every connection's task.
+                match Box::pin(first(ws.fill(), subs.next())).await {
                     Either::Left(read) => {
                         if read? == 0 {
                             return Ok(());
@@ -163,7 +169,7 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness + eddy_ws::Detach>(
             }
         }
         let deadline = session.read_deadline(!pending.is_empty(), ctx.config.request_timeout());
-        let Some(read) = read_until(deadline, ws.read()).await else {
+        let Some(read) = read_until(deadline, pin!(ws.read())).await else {
             tracing::debug!(%peer, logged_in = session.user_id.is_some(), "read timed out: closing");
             return Ok(());
         };
@@ -228,6 +234,11 @@ async fn serve_socket<S: AsyncRead + AsyncWrite + Readiness + eddy_ws::Detach>(
         // socket.
         if ws.queued_bytes() >= ctx.config.limits.max_unsent_reply_bytes {
             ws.flush().await?;
+        }
+        // A consumed request lets go of its buffer (the read buffer it was read into, when it
+        // was stamped in place): a connection at rest holds none.
+        if pending.is_empty() {
+            pending = BytesMut::new();
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct ReadBuffer {
     /// Length and spare room of the buffer handed to the last read, and whether that read was
     /// for small frames (only those adapt the burst; a large frame's reads are sized by the frame).
     handed: (usize, usize, bool),
+    /// The room a read in flight holds ([`Self::prepare_tail`] until [`Self::restore_tail`]).
+    lent: usize,
 }
 
 impl ReadBuffer {
@@ -47,7 +49,7 @@ impl ReadBuffer {
     pub fn new(base: usize, leftover: BytesMut) -> Self {
         let base = base.max(MIN_READ);
         let mut buffer =
-            Self { buf: leftover, base, large: false, burst: base, handed: (0, 0, false) };
+            Self { buf: leftover, base, large: false, burst: base, handed: (0, 0, false), lent: 0 };
         if buffer.buf.capacity() > 4 * buffer.base {
             buffer.reallocate(buffer.base.max(buffer.buf.len()));
         }
@@ -79,9 +81,29 @@ impl ReadBuffer {
         }
     }
 
-    /// The spare capacity the next read fills.
+    /// The room a read at rest (nothing buffered; see [`Self::rest`]) allocates once its socket
+    /// is readable: a whole burst, as a fresh buffer gets.
+    pub fn rest_room(&self, need: usize) -> usize {
+        self.burst.max(need).max(MIN_READ)
+    }
+
+    /// Lets go of the allocation while a read at rest waits with none (nothing is buffered; a
+    /// large one goes back to the pool as when it is replaced); the read's buffer, of
+    /// [`Self::rest_room`] bytes, comes back through [`Self::restore_tail`] and becomes this one.
+    pub fn rest(&mut self, need: usize) {
+        debug_assert!(self.buf.is_empty(), "a read at rest starts with nothing buffered");
+        let room = self.rest_room(need);
+        let old = std::mem::take(&mut self.buf);
+        if self.large {
+            recycle::give(Side::Read, old);
+        }
+        self.large = false;
+        self.handed = (0, room, need <= self.burst);
+    }
+
+    /// The buffer's capacity, the room a read in flight holds included.
     pub fn capacity(&self) -> usize {
-        self.buf.capacity()
+        self.buf.capacity() + self.lent
     }
 
     /// Makes room for the next read, given that the frame in flight needs `need` bytes counted
@@ -116,13 +138,16 @@ impl ReadBuffer {
         let buf = self.prepare(need);
         self.buf = buf;
         let len = self.buf.len();
-        self.buf.split_off(len)
+        let tail = self.buf.split_off(len);
+        self.lent = tail.capacity();
+        tail
     }
 
     /// Joins a read's tail back on (in place when it is still adjacent, as it is unless the
     /// buffer moved meanwhile) and adapts the burst; returns the bytes the read brought.
     pub fn restore_tail(&mut self, tail: BytesMut) -> usize {
         let read = tail.len();
+        self.lent = 0;
         let mut buf = std::mem::take(&mut self.buf);
         // What was consumed while the read was out does not count as read.
         self.handed.0 = buf.len();

@@ -39,10 +39,17 @@ pub(crate) struct Core {
     /// so a read dropped and called again waits out the same deadline, not a fresh one.
     pub linger_until: Option<Instant>,
     pub close_timeout: Duration,
+    /// `Config::rest_without_buffer`.
+    pub rest_without_buffer: bool,
 }
 
 impl Core {
-    pub fn new(proto: Protocol, out: Outbox, close_timeout: Duration) -> Self {
+    pub fn new(
+        proto: Protocol,
+        out: Outbox,
+        close_timeout: Duration,
+        rest_without_buffer: bool,
+    ) -> Self {
         Self {
             proto,
             out,
@@ -52,6 +59,7 @@ impl Core {
             reported: false,
             linger_until: None,
             close_timeout,
+            rest_without_buffer,
         }
     }
 
@@ -142,12 +150,24 @@ fn wrote(
 /// returning the bytes read; 0 is EOF. Cancel-safe: the buffered bytes stay in `rbuf` (the read
 /// gets only the spare room, split off and joined back), a detached read in flight is left in
 /// `parked` for the next call, and an in-place read is one whose stream keeps what it read.
+/// With `rest` and nothing buffered, a stream that can wait for readability holding no buffer
+/// ([`Detach::detach_read_at_rest`]) gets such a read, parked like any other, and the buffer lets
+/// go of its memory meanwhile: what a connection at rest holds is that operation.
 pub(crate) async fn fill_parked<R: AsyncRead + Detach>(
     r: &mut R,
     rbuf: &mut ReadBuffer,
     need: usize,
     parked: &mut Option<ReadOp>,
+    rest: bool,
 ) -> io::Result<usize> {
+    if parked.is_none()
+        && rest
+        && rbuf.is_empty()
+        && let Some(op) = r.detach_read_at_rest(rbuf.rest_room(need))
+    {
+        rbuf.rest(need);
+        *parked = Some(op);
+    }
     let op = match parked {
         Some(op) => op,
         None => match r.detach_read(rbuf.prepare_tail(need)) {
@@ -238,7 +258,7 @@ pub(crate) async fn read_message<C: ReadConn>(
                 // The handshake is over. A client waits (bounded) for the server's TCP close.
                 if role == Role::Client {
                     let deadline = c.core().borrow_mut().linger_deadline();
-                    compio::time::timeout_at(deadline, wait_eof(c, rbuf)).await.ok();
+                    Box::pin(compio::time::timeout_at(deadline, wait_eof(c, rbuf))).await.ok();
                 }
                 return Err(Error::Closed);
             }
@@ -248,7 +268,14 @@ pub(crate) async fn read_message<C: ReadConn>(
                 if C::FLUSH_BEFORE_WAIT && c.has_unwritten() {
                     c.flush().await?;
                 }
-                let need = c.core().borrow().proto.bytes_needed(rbuf.bytes_mut().len());
+                let need = {
+                    let core = &mut *c.core().borrow_mut();
+                    if core.rest_without_buffer && rbuf.is_empty() {
+                        // Going to rest: the write side lets go of its buffer too (if empty).
+                        core.out.release_idle();
+                    }
+                    core.proto.bytes_needed(rbuf.bytes_mut().len())
+                };
                 if c.fill(rbuf, need).await? == 0 {
                     return Err(match state {
                         State::Open => Error::Reset,
@@ -264,7 +291,7 @@ pub(crate) async fn read_message<C: ReadConn>(
                 // unread input answers with RST, and the peer's TCP may drop the close frame
                 // before its application reads it (browsers then report 1006, not the code).
                 let deadline = c.core().borrow_mut().linger_deadline();
-                compio::time::timeout_at(deadline, wait_eof(c, rbuf)).await.ok();
+                Box::pin(compio::time::timeout_at(deadline, wait_eof(c, rbuf))).await.ok();
                 c.core().borrow_mut().reported = true;
                 return Err(Error::Protocol(e));
             }

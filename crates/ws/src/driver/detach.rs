@@ -41,6 +41,18 @@ pub trait Detach {
         Err(segments)
     }
 
+    /// Starts a read that first waits, holding no buffer, until a read would find bytes (or
+    /// EOF: a one-byte `peek` on a socket), then reads into a fresh buffer of `room` bytes, so
+    /// that a connection at rest holds this operation and no read buffer. It runs on its own
+    /// like [`Self::detach_read`]. `None`: a read now would find bytes (a `TcpStream` asks the
+    /// socket with a non-blocking peek, a plain syscall: a busy connection then reads at once,
+    /// with no extra operation), or the stream has no such wait (the default) and its reads
+    /// hold their buffer while they wait.
+    fn detach_read_at_rest(&self, room: usize) -> Option<ReadOp> {
+        let _ = room;
+        None
+    }
+
     /// Ends this side's writing (TCP FIN) at once, with no operation to wait for (so a call
     /// dropped after it cannot leave it half done); `None`: the stream's own `shutdown` does it.
     fn shutdown_now(&self) -> Option<io::Result<()>> {
@@ -51,6 +63,36 @@ pub trait Detach {
 /// Starts the detached read of a socket handle that can be cloned.
 fn read_with<S: AsyncRead + 'static>(mut s: S, buf: BytesMut) -> ReadOp {
     Box::pin(async move { compio::io::AsyncReadExt::append(&mut s, buf).await })
+}
+
+/// Starts the detached read at rest of a TCP socket: a `peek` of one byte (it stays in the
+/// socket; the operation owns that one-byte array and nothing else), then a read into a buffer
+/// allocated only now.
+fn read_when_readable(mut s: compio::net::TcpStream, room: usize) -> ReadOp {
+    Box::pin(async move {
+        if let BufResult(Err(e), _) = s.peek([0u8; 1]).await {
+            return BufResult(Err(e), BytesMut::new());
+        }
+        compio::io::AsyncReadExt::append(&mut s, BytesMut::with_capacity(room)).await
+    })
+}
+
+/// Whether bytes (or EOF, or an error) wait in the socket now: a non-blocking one-byte peek.
+/// A read that would find them gains nothing by resting first.
+#[cfg(unix)]
+fn has_bytes(s: &compio::net::TcpStream) -> bool {
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+    match socket2::SockRef::from(s).recv_with_flags(&mut byte, flags) {
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        Ok(_) => true,
+    }
+}
+
+/// Elsewhere every read at rest rests.
+#[cfg(not(unix))]
+fn has_bytes(_: &compio::net::TcpStream) -> bool {
+    false
 }
 
 /// Starts the detached write of a socket handle that can be cloned.
@@ -70,9 +112,11 @@ fn write_with<S: AsyncWrite + 'static>(mut s: S, mut segments: Vec<Bytes>) -> Wr
 /// Detach for a socket whose handle clones cheaply (a shared descriptor): the operation owns a
 /// clone; the shutdown is a plain `shutdown(2)`.
 macro_rules! detach_by_clone {
-    ($($(#[$attr:meta])* $stream:ty),*) => {$(
+    ($($(#[$attr:meta])* $stream:ty $({ $($extra:tt)* })?),*) => {$(
         $(#[$attr])*
         impl Detach for $stream {
+            $($($extra)*)?
+
             fn detach_read(&self, buf: BytesMut) -> Result<ReadOp, BytesMut> {
                 Ok(read_with(self.clone(), buf))
             }
@@ -89,7 +133,14 @@ macro_rules! detach_by_clone {
 }
 
 detach_by_clone!(
-    compio::net::TcpStream,
+    compio::net::TcpStream {
+        fn detach_read_at_rest(&self, room: usize) -> Option<ReadOp> {
+            match has_bytes(self) {
+                true => None,
+                false => Some(read_when_readable(self.clone(), room)),
+            }
+        }
+    },
     #[cfg(unix)]
     compio::net::UnixStream
 );

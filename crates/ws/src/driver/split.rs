@@ -191,7 +191,8 @@ impl<R: AsyncRead + Detach> ReadConn for ReadHalf<'_, R> {
     }
 
     async fn fill(&mut self, buf: &mut ReadBuffer, need: usize) -> io::Result<usize> {
-        conn::fill_parked(self.stream, buf, need, self.read_op).await
+        let rest = self.lane.core().borrow().rest_without_buffer;
+        conn::fill_parked(self.stream, buf, need, self.read_op, rest).await
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {

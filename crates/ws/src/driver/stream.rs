@@ -72,6 +72,7 @@ impl<S> WebSocket<S> {
             Protocol::new(role, config),
             Outbox::new(config.coalesce_threshold),
             config.close_timeout,
+            config.rest_without_buffer,
         );
         let io = Io { stream, core: RefCell::new(core), read_op: None, write_op: None };
         Self { io, rbuf: ReadBuffer::new(config.read_buffer_size, leftover) }
@@ -101,7 +102,9 @@ impl<S> WebSocket<S> {
         self.io.core.borrow().proto.state().clone()
     }
 
-    /// The read buffer's current capacity in bytes (it rests at `Config::read_buffer_size`).
+    /// The read buffer's current capacity in bytes, the room a read in flight holds included (it
+    /// rests at `Config::read_buffer_size`, or at none while a read waits for a readable socket:
+    /// [`Config::rest_without_buffer`]).
     pub fn read_buffer_capacity(&self) -> usize {
         self.rbuf.capacity()
     }
@@ -276,7 +279,8 @@ impl<S: AsyncRead + AsyncWrite + Detach> ReadConn for Io<S> {
     }
 
     async fn fill(&mut self, buf: &mut ReadBuffer, need: usize) -> io::Result<usize> {
-        conn::fill_parked(&mut self.stream, buf, need, &mut self.read_op).await
+        let rest = self.core.borrow().rest_without_buffer;
+        conn::fill_parked(&mut self.stream, buf, need, &mut self.read_op, rest).await
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {

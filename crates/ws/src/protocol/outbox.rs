@@ -79,6 +79,16 @@ impl Outbox {
         self.head_alloc = self.head.capacity();
     }
 
+    /// Lets go of the coalescing buffer when nothing is queued (a connection going to rest: it
+    /// would otherwise keep up to [`HEAD_KEEP`] for its next frames); the next small frame
+    /// allocates a fresh one.
+    pub fn release_idle(&mut self) {
+        if self.queued == 0 && self.head.is_empty() {
+            self.head = BytesMut::new();
+            self.head_alloc = 0;
+        }
+    }
+
     /// Queues one frame. With `mask`, the payload is copied and masked in place.
     pub fn push_frame(
         &mut self,
@@ -237,6 +247,19 @@ mod tests {
             outbox.drain_into(&mut segs, 2);
         }
         segs.concat()
+    }
+
+    #[test]
+    fn an_idle_outbox_lets_go_of_its_buffer_and_a_busy_one_keeps_it() {
+        let mut outbox = Outbox::new(16);
+        outbox.push_frame(OpCode::Text, true, &Bytes::from_static(b"hi"), None);
+        outbox.release_idle();
+        assert_eq!(drained(&mut outbox), b"\x81\x02hi", "nothing queued is lost");
+        assert!(outbox.head.capacity() > 0, "a small head is kept for the next frames");
+        outbox.release_idle();
+        assert_eq!(outbox.head.capacity(), 0, "at rest it holds no buffer");
+        outbox.push_frame(OpCode::Text, true, &Bytes::from_static(b"again"), None);
+        assert_eq!(drained(&mut outbox), b"\x81\x05again");
     }
 
     #[test]

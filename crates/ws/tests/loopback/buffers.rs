@@ -1,6 +1,8 @@
 //! Buffer policy over a real socket: the read buffer grows for a big message and goes back to its
 //! resting size afterwards; an idle connection holds only the small one.
 
+use std::time::Duration;
+
 use eddy_ws::{Config, Message, connect};
 
 use crate::common::{serve_one, url};
@@ -28,6 +30,38 @@ async fn the_read_buffer_grows_for_a_big_message_and_shrinks_back() {
     assert!(after_big < 4 << 20, "capacity after the big message: {after_big}");
     assert_eq!(small, Message::text("small"));
     assert!(after_small <= 4 * 4096, "capacity after a small message: {after_small}");
+}
+
+/// At rest (a read waiting, nothing buffered) a connection holds no read buffer, unless
+/// `rest_without_buffer` is off; either way a read dropped while it waits loses nothing.
+#[compio::test]
+async fn a_connection_at_rest_holds_no_read_buffer() {
+    for rest in [true, false] {
+        let config = Config::default().with_rest_without_buffer(rest);
+        let (addr, server) = serve_one(config, |ws| async move {
+            let mut ws = ws.unwrap();
+            let first = ws.read().await.unwrap();
+            let waited = compio::time::timeout(Duration::from_millis(100), ws.read()).await;
+            assert!(waited.is_err(), "nothing was sent: {waited:?}");
+            let at_rest = ws.read_buffer_capacity();
+            ws.send(Message::text("rested")).await.unwrap();
+            let second = ws.read().await.unwrap();
+            (first, at_rest, second, ws.read_buffer_capacity())
+        })
+        .await;
+        let (mut ws, _) = connect(&url(addr)).await.unwrap();
+        ws.send(Message::binary(vec![7u8; 100])).await.unwrap();
+        assert_eq!(ws.read().await.unwrap(), Message::text("rested"));
+        ws.send(Message::text("after")).await.unwrap();
+        let (first, at_rest, second, after) = server.await.unwrap();
+        assert_eq!(first, Message::binary(vec![7u8; 100]));
+        assert_eq!(second, Message::text("after"), "the dropped wait lost nothing");
+        match rest {
+            true => assert_eq!(at_rest, 0, "no buffer while waiting at rest"),
+            false => assert!(at_rest >= 512, "the waiting read holds its room: {at_rest}"),
+        }
+        assert!(after > 0, "a read that got bytes has a buffer again");
+    }
 }
 
 #[compio::test]
