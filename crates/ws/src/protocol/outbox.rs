@@ -80,7 +80,7 @@ impl Outbox {
     }
 
     /// Lets go of the coalescing buffer when nothing is queued (a connection going to rest: it
-    /// would otherwise keep up to [`HEAD_KEEP`] for its next frames); the next small frame
+    /// would otherwise keep up to `HEAD_KEEP` bytes for its next frames); the next small frame
     /// allocates a fresh one.
     pub fn release_idle(&mut self) {
         if self.queued == 0 && self.head.is_empty() {
