@@ -102,11 +102,6 @@ async fn measure(
     Ok(((at_rest - before) / n.max(1) as f64, cpu / secs * 100.0))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 pub fn run(args: IdleArgs) -> anyhow::Result<()> {
     let limit = crate::procfs::raise_fd_limit()?;
     anyhow::ensure!(
@@ -133,9 +128,9 @@ pub fn run(args: IdleArgs) -> anyhow::Result<()> {
         rows.push(Row {
             transport,
             connections: args.connections,
-            bytes_per_connection: median(bytes.clone()),
+            bytes_per_connection: crate::median(bytes.clone()).unwrap_or(0.0),
             rounds_bytes_per_connection: bytes,
-            cpu_percent: median(cpu),
+            cpu_percent: crate::median(cpu).unwrap_or(0.0),
         });
     }
     bar.finish_and_clear();

@@ -486,7 +486,7 @@ fn per_round(
 }
 
 /// The median of a list (the middle value, or the mean of the two middle ones).
-fn median(mut v: Vec<f64>) -> Option<f64> {
+pub(crate) fn median(mut v: Vec<f64>) -> Option<f64> {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     match n {

@@ -50,6 +50,24 @@ fn log_file(dir: &Path, start: u64) -> PathBuf {
     dir.join(format!("{start:020}.log"))
 }
 
+/// Writes one batch of messages of `sizes` into a fresh log in `dir`, then damages the log file
+/// on disk with `damage(bytes, message lengths)`; returns the file and the lengths.
+async fn write_then_damage(
+    dir: &Path,
+    sizes: &[usize],
+    damage: impl FnOnce(&mut Vec<u8>, &[u32]),
+) -> (PathBuf, Vec<u32>) {
+    let mut log = PartitionLog::open(dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
+    let (bytes, lengths) = batch(1, sizes);
+    log.append(bytes, &lengths, 5).await.unwrap();
+    drop(log);
+    let path = log_file(dir, 0);
+    let mut data = std::fs::read(&path).unwrap();
+    damage(&mut data, &lengths);
+    std::fs::write(&path, &data).unwrap();
+    (path, lengths)
+}
+
 #[compio::test]
 async fn appends_read_back_across_segments_and_survive_reopen() {
     let dir = temp_dir("roll");
@@ -156,17 +174,14 @@ async fn a_corrupt_message_in_the_middle_is_reported_with_its_path() {
 #[compio::test]
 async fn a_write_torn_mid_message_with_later_sectors_on_disk_is_cut_not_refused() {
     let dir = temp_dir("torn-sector");
-    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
-    let (bytes, lengths) = batch(1, &[100, 3000, 100]);
-    log.append(bytes, &lengths, 5).await.unwrap();
-    drop(log);
-    let path = log_file(&dir, 0);
-    let mut data = std::fs::read(&path).unwrap();
+    let (path, lengths) = write_then_damage(&dir, &[100, 3000, 100], |data, lengths| {
+        let (second, len) = (lengths[0] as usize, lengths[1] as usize);
+        let sector = (second + HEADER_LEN).next_multiple_of(512);
+        assert!(sector + 512 < second + len, "a whole sector inside message 1");
+        data[sector..sector + 512].fill(0);
+    })
+    .await;
     let second = lengths[0] as usize;
-    let sector = (second + HEADER_LEN).next_multiple_of(512);
-    assert!(sector + 512 < second + lengths[1] as usize, "a whole sector inside message 1");
-    data[sector..sector + 512].fill(0);
-    std::fs::write(&path, &data).unwrap();
     let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     assert_eq!(read_all(&mut log).await, vec![(0, 1)], "cut at the torn message");
     assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, second);
@@ -182,19 +197,15 @@ async fn a_write_torn_mid_message_with_later_sectors_on_disk_is_cut_not_refused(
 #[compio::test]
 async fn a_write_torn_just_before_a_message_is_cut_not_refused() {
     let dir = temp_dir("torn-head");
-    let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
-    let (probe, probe_lengths) = batch(1, &[0]);
-    let overhead = probe_lengths[0] as usize;
-    drop(probe);
-    let (bytes, lengths) = batch(1, &[512 - 21 - overhead, 3000, 100]);
-    log.append(bytes, &lengths, 5).await.unwrap();
-    drop(log);
-    let path = log_file(&dir, 0);
-    let mut data = std::fs::read(&path).unwrap();
+    let overhead = batch(1, &[0]).1[0] as usize;
+    let (path, lengths) =
+        write_then_damage(&dir, &[512 - 21 - overhead, 3000, 100], |data, lengths| {
+            let second = lengths[0] as usize;
+            assert_eq!(second, 512 - 21, "message 1 starts 21 bytes before a sector boundary");
+            data[second..512].fill(0);
+        })
+        .await;
     let second = lengths[0] as usize;
-    assert_eq!(second, 512 - 21, "message 1 starts 21 bytes before a sector boundary");
-    data[second..512].fill(0);
-    std::fs::write(&path, &data).unwrap();
     let mut log = PartitionLog::open(&dir, 1 << 30, FsyncPolicy::Always).await.unwrap();
     assert_eq!(read_all(&mut log).await, vec![(0, 1)], "cut at the torn message");
     assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, second);
