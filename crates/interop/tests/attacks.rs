@@ -387,6 +387,21 @@ fn connections_over_the_caps_get_an_error_and_are_closed() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(request(&mut connect(server.tcp), PING, &[]).0, OK);
     assert!(server.output().iter().any(|l| l.contains("connection refused")));
+    // WebSocket connections hold their slots for as long as they are open, past the handshake.
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let ws_held: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let (s, head) = ws_handshake(server.ws, None);
+            assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut over = connect(server.tcp);
+    over.write_all(&frame(PING, &[])).unwrap();
+    assert_eq!(read_reply(&mut over).0, CANNOT_ESTABLISH_CONNECTION, "4 WebSockets hold the cap");
+    drop(ws_held);
     std::fs::remove_dir_all(&server.data_dir).ok();
 }
 

@@ -71,7 +71,8 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Readiness>(
 ) -> std::io::Result<()> {
     match admitted {
         Ok(permit) => connection(ctx, stream, peer, permit).await,
-        Err(refusal) => refuse(stream, refusal).await,
+        // Boxed: refusals are rare, and their linger would size every connection's task.
+        Err(refusal) => Box::pin(refuse(stream, refusal)).await,
     }
 }
 
@@ -102,11 +103,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
         // keeps its bytes in the TLS stream and loses only that empty buffer.
         let mut read_already = false;
         while let Some(subs) = session.subscriptions.as_mut() {
+            // Boxed, as every await only some connections make (and those on the hot path):
+            // the task is sized for its largest await, and a connection at rest should hold
+            // little more than its wait for a readable socket.
             let rest = if session.watchable {
-                idle(&stream, subs).await
+                Box::pin(idle(&stream, subs)).await
             } else {
                 let fresh = BytesMut::with_capacity(READ_BASE);
-                match first(stream.append(fresh), subs.next()).await {
+                match Box::pin(first(stream.append(fresh), subs.next())).await {
                     Either::Left(BufResult(read, got)) => {
                         if read? == 0 {
                             return Ok(());
@@ -124,8 +128,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
             };
             match rest {
                 AtRest::Pushed(pushed) => {
-                    let frames = pushes(subs, pushed).await;
-                    write_replies(&mut stream, frames).await?;
+                    let frames = Box::pin(pushes(subs, pushed)).await;
+                    Box::pin(write_replies(&mut stream, frames)).await?;
                 }
                 AtRest::Readable(ready) => {
                     ready?;
@@ -144,8 +148,11 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
             }
             make_room(&mut buf, need, READ_BASE / 2);
             let deadline = session.read_deadline(!buf.is_empty(), ctx.config.request_timeout());
-            let Some(BufResult(res, b)) = read_until(deadline, pin!(stream.append(buf))).await
-            else {
+            let read = {
+                let mut read = Box::pin(stream.append(buf));
+                read_until(deadline, read.as_mut()).await
+            };
+            let Some(BufResult(res, b)) = read else {
                 tracing::debug!(%peer, logged_in = session.user_id.is_some(), "read timed out: closing");
                 return Ok(());
             };
@@ -155,14 +162,15 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
             }
         }
         loop {
-            let (replies, close, more) = match run_buffered(ctx, &mut session, &mut buf).await {
+            let buffered = Box::pin(run_buffered(ctx, &mut session, &mut buf)).await;
+            let (replies, close, more) = match buffered {
                 Buffered::Replies { replies, need: n, more } => {
                     need = n;
                     (replies, None, more)
                 }
                 Buffered::Close { replies, reason } => (replies, Some(reason), false),
                 Buffered::Waiting { replies, poll } => {
-                    write_replies(&mut stream, replies).await?;
+                    Box::pin(write_replies(&mut stream, replies)).await?;
                     let max = ctx.config.limits.max_request_size;
                     let wait = PollWait::new(poll);
                     let subs = &mut session.subscriptions;
@@ -174,9 +182,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Readiness>(
                     }
                 }
             };
-            write_replies(&mut stream, replies).await?;
+            Box::pin(write_replies(&mut stream, replies)).await?;
             if let Some(subs) = session.subscriptions.as_mut() {
-                write_replies(&mut stream, subs.take_frames()).await?;
+                Box::pin(write_replies(&mut stream, subs.take_frames())).await?;
             }
             if let Some(reason) = close {
                 tracing::debug!(%peer, reason, "closing the connection");

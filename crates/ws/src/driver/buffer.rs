@@ -101,6 +101,21 @@ impl ReadBuffer {
         self.handed = (0, room, need <= self.burst);
     }
 
+    /// Lets go of the allocation when nothing is buffered and no read holds its room, for a
+    /// connection about to wait on its own for a readable socket; the next read gets a fresh
+    /// buffer of a whole burst. Returns whether it did.
+    pub fn release(&mut self) -> bool {
+        if !self.buf.is_empty() || self.lent != 0 {
+            return false;
+        }
+        let old = std::mem::take(&mut self.buf);
+        if self.large {
+            recycle::give(Side::Read, old);
+        }
+        self.large = false;
+        true
+    }
+
     /// The buffer's capacity, the room a read in flight holds included.
     pub fn capacity(&self) -> usize {
         self.buf.capacity() + self.lent

@@ -183,6 +183,24 @@ impl<S> WebSocket<S> {
         BytesMut::from(payload)
     }
 
+    /// Lets go of the read buffer's and the outgoing buffers' memory, for a caller about to
+    /// wait on its own until the socket is readable (a server watching many quiet connections
+    /// with a `peek`, say): the connection then holds its state and no buffer, and the next read
+    /// or send allocates afresh. Only when nothing is buffered, queued or in flight; returns
+    /// whether it let go. [`Config::rest_without_buffer`] does the same inside `read`.
+    pub fn release_buffers(&mut self) -> bool {
+        if self.io.read_op.is_some() || self.io.write_op.is_some() {
+            return false;
+        }
+        let core = &mut *self.io.core.borrow_mut();
+        if core.has_unwritten() || !self.rbuf.release() {
+            return false;
+        }
+        core.out.release_idle();
+        core.writing = Vec::new();
+        true
+    }
+
     /// Bytes queued and not yet written.
     pub fn queued_bytes(&self) -> usize {
         self.io.core.borrow().out.queued_bytes()

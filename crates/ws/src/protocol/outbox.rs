@@ -79,13 +79,14 @@ impl Outbox {
         self.head_alloc = self.head.capacity();
     }
 
-    /// Lets go of the coalescing buffer when nothing is queued (a connection going to rest: it
-    /// would otherwise keep up to `HEAD_KEEP` bytes for its next frames); the next small frame
-    /// allocates a fresh one.
+    /// Lets go of the coalescing buffer and the segment list when nothing is queued (a
+    /// connection going to rest: it would otherwise keep up to `HEAD_KEEP` bytes for its next
+    /// frames); the next small frame allocates a fresh one.
     pub fn release_idle(&mut self) {
         if self.queued == 0 && self.head.is_empty() {
             self.head = BytesMut::new();
             self.head_alloc = 0;
+            self.segments = Vec::new();
         }
     }
 

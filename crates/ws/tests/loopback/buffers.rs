@@ -141,3 +141,44 @@ async fn a_message_written_in_place_arrives_whole_plain_and_compressed() {
         assert_eq!(got[1], Message::binary(&b"small"[..]));
     }
 }
+
+/// A caller that waits on its own for a readable socket lets go of the buffers first
+/// (`release_buffers`), which happens only when nothing is buffered, queued or in flight; the
+/// connection reads and writes on as before.
+#[compio::test]
+async fn release_buffers_lets_go_only_when_nothing_is_held() {
+    let (addr, server) = serve_one(Config::default(), |ws| async move {
+        let mut ws = ws.unwrap();
+        // Both messages came in one write: the second is still buffered after the first read.
+        let first = ws.read().await.unwrap();
+        let buffered = (ws.release_buffers(), ws.read_buffer_capacity());
+        let second = ws.read().await.unwrap();
+        let drained = (ws.release_buffers(), ws.read_buffer_capacity());
+        // Something queued and unwritten is held too.
+        ws.feed(Message::text("queued")).unwrap();
+        let queued = ws.release_buffers();
+        ws.flush().await.unwrap();
+        // A read dropped while it waits stays in flight, holding its room.
+        let waited = compio::time::timeout(Duration::from_millis(50), ws.read()).await;
+        assert!(waited.is_err(), "nothing was sent: {waited:?}");
+        let in_flight = ws.release_buffers();
+        ws.send(Message::text("released")).await.unwrap();
+        let third = ws.read().await.unwrap();
+        (first, buffered, second, drained, queued, in_flight, third)
+    })
+    .await;
+    let (mut ws, _) = connect(&url(addr)).await.unwrap();
+    ws.feed(Message::text("one")).unwrap();
+    ws.feed(Message::text("two")).unwrap();
+    ws.flush().await.unwrap();
+    assert_eq!(ws.read().await.unwrap(), Message::text("queued"));
+    assert_eq!(ws.read().await.unwrap(), Message::text("released"));
+    ws.send(Message::text("three")).await.unwrap();
+    let (first, buffered, second, drained, queued, in_flight, third) = server.await.unwrap();
+    assert_eq!((first, second), (Message::text("one"), Message::text("two")));
+    assert!(!buffered.0 && buffered.1 > 0, "a buffered message keeps the buffer: {buffered:?}");
+    assert_eq!(drained, (true, 0), "nothing buffered: the buffer is let go");
+    assert!(!queued, "a queued message keeps the outgoing buffer");
+    assert!(!in_flight, "a read in flight keeps its room");
+    assert_eq!(third, Message::text("three"), "the connection reads on after letting go");
+}
