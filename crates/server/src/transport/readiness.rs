@@ -28,31 +28,13 @@ pub trait Readiness {
 impl Readiness for TcpStream {
     async fn readable(&self) -> io::Result<()> {
         // Bytes already waiting (a client that pipelines) need no operation to wait for.
-        if has_bytes(self) {
+        if eddy_ws::driver::detach::has_bytes(self) {
             return Ok(());
         }
         // A one-byte array, not a heap buffer: a connection at rest holds this wait.
         let compio::buf::BufResult(res, _) = self.peek([0u8; 1]).await;
         res.map(drop)
     }
-}
-
-/// Whether bytes (or EOF, or an error) wait in the socket now: a non-blocking one-byte peek,
-/// a plain syscall.
-#[cfg(unix)]
-fn has_bytes(s: &TcpStream) -> bool {
-    let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
-    match socket2::SockRef::from(s).recv_with_flags(&mut byte, flags) {
-        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-        Ok(_) => true,
-    }
-}
-
-/// Elsewhere every wait is an operation.
-#[cfg(not(unix))]
-fn has_bytes(_: &TcpStream) -> bool {
-    false
 }
 
 impl Readiness for eddy_ws::tls::TlsStream<TcpStream> {

@@ -93,11 +93,7 @@ impl ReadBuffer {
     pub fn rest(&mut self, need: usize) {
         debug_assert!(self.buf.is_empty(), "a read at rest starts with nothing buffered");
         let room = self.rest_room(need);
-        let old = std::mem::take(&mut self.buf);
-        if self.large {
-            recycle::give(Side::Read, old);
-        }
-        self.large = false;
+        self.let_go();
         self.handed = (0, room, need <= self.burst);
     }
 
@@ -108,12 +104,17 @@ impl ReadBuffer {
         if !self.buf.is_empty() || self.lent != 0 {
             return false;
         }
+        self.let_go();
+        true
+    }
+
+    /// Drops the allocation (a large one goes back to the pool, as when it is replaced).
+    fn let_go(&mut self) {
         let old = std::mem::take(&mut self.buf);
         if self.large {
             recycle::give(Side::Read, old);
         }
         self.large = false;
-        true
     }
 
     /// The buffer's capacity, the room a read in flight holds included.

@@ -69,6 +69,15 @@ impl Core {
         *self.linger_until.get_or_insert_with(|| Instant::now() + timeout)
     }
 
+    /// Lets go of the outgoing buffers' memory when nothing is queued (a connection going to
+    /// rest): the outbox's, and the emptied segment list kept between writes.
+    pub fn release_idle(&mut self) {
+        self.out.release_idle();
+        if self.writing.is_empty() {
+            self.writing = Vec::new();
+        }
+    }
+
     /// Whether anything queued is not yet written and flushed (a detached write aside).
     pub fn has_unwritten(&self) -> bool {
         !self.out.is_empty() || !self.writing.is_empty() || self.unflushed
@@ -272,7 +281,7 @@ pub(crate) async fn read_message<C: ReadConn>(
                     let core = &mut *c.core().borrow_mut();
                     if core.rest_without_buffer && rbuf.is_empty() {
                         // Going to rest: the write side lets go of its buffer too (if empty).
-                        core.out.release_idle();
+                        core.release_idle();
                     }
                     core.proto.bytes_needed(rbuf.bytes_mut().len())
                 };

@@ -77,10 +77,11 @@ fn read_when_readable(mut s: compio::net::TcpStream, room: usize) -> ReadOp {
     })
 }
 
-/// Whether bytes (or EOF, or an error) wait in the socket now: a non-blocking one-byte peek.
-/// A read that would find them gains nothing by resting first.
+/// Whether bytes (or EOF, or an error) wait in the socket now: a non-blocking one-byte peek, a
+/// plain syscall. A read that would find them gains nothing by resting first; a caller that
+/// waits for readability on its own can skip the wait the same way.
 #[cfg(unix)]
-fn has_bytes(s: &compio::net::TcpStream) -> bool {
+pub fn has_bytes(s: &compio::net::TcpStream) -> bool {
     let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
     let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
     match socket2::SockRef::from(s).recv_with_flags(&mut byte, flags) {
@@ -91,7 +92,7 @@ fn has_bytes(s: &compio::net::TcpStream) -> bool {
 
 /// Elsewhere every read at rest rests.
 #[cfg(not(unix))]
-fn has_bytes(_: &compio::net::TcpStream) -> bool {
+pub fn has_bytes(_: &compio::net::TcpStream) -> bool {
     false
 }
 

@@ -196,8 +196,7 @@ impl<S> WebSocket<S> {
         if core.has_unwritten() || !self.rbuf.release() {
             return false;
         }
-        core.out.release_idle();
-        core.writing = Vec::new();
+        core.release_idle();
         true
     }
 
